@@ -77,6 +77,8 @@ func TestCSVInferenceRealFiles(t *testing.T) {
 		{"wine.csv", 178, nil, nil},
 		{"breast_cancer.csv", 569, nil, nil},
 		{"diabetes.csv", 442, nil, nil},
+		{"flights-20k.csv", 20000, []string{"date:timestamp[us]", "delay:int64", "distance:int64", "origin:utf8", "destination:utf8"},
+			[]any{"2001-01-01T00:01:00", "33", "2176", "LAS", "PHL"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {

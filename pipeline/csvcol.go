@@ -66,6 +66,10 @@ type csvCol struct {
 	f32     bool
 	unit    arrow.TimeUnit
 	ts      *tsParser
+	// The date of the last ISO timestamp and its day number: timestamps in
+	// files tend to come in runs of one day.
+	lastDate [10]byte
+	lastDays int64
 	n       int
 	nulls   int
 	hasNull bool
@@ -346,7 +350,7 @@ func (c *csvCol) append(field []byte) error {
 		c.setValid()
 		c.i64 = append(c.i64, d)
 	case kTimestamp:
-		sec, nsec, _, ok := c.ts.parse(trimSpace(field))
+		sec, nsec, ok := c.parseTimestamp(trimSpace(field))
 		if !ok {
 			return errNotTimestamp
 		}
@@ -359,6 +363,22 @@ func (c *csvCol) append(field []byte) error {
 	}
 	c.n++
 	return nil
+}
+
+func (c *csvCol) parseTimestamp(b []byte) (int64, int64, bool) {
+	if len(b) >= 10 && c.lastDate[4] == '-' && [10]byte(b[:10]) == c.lastDate {
+		if sec, nsec, _, ok := isoTimeOfDay(b, c.lastDays); ok {
+			return sec, nsec, true
+		}
+	}
+	if days, ok := parseISODate(b); ok {
+		c.lastDate, c.lastDays = [10]byte(b[:10]), days
+		if sec, nsec, _, ok := isoTimeOfDay(b, days); ok {
+			return sec, nsec, true
+		}
+	}
+	sec, nsec, _, ok := c.ts.parse(b)
+	return sec, nsec, ok
 }
 
 // finish builds the column's Arrow array from what was appended.

@@ -42,23 +42,25 @@ func (p *csvParser) nextField(data []byte, pos int) (field []byte, quoted bool, 
 		}
 		return nil, true, pos, true, errAfterQuote
 	}
+	field, next, last = unquotedField(data, pos, p.delim)
+	return field, false, next, last, nil
+}
+
+// unquotedField reads a field that does not start with a quote. It is small
+// enough to be inlined into the parsing loop.
+func unquotedField(data []byte, pos int, delim byte) (field []byte, next int, last bool) {
 	start := pos
-	delim := p.delim
-	for pos < n {
-		c := data[pos]
-		if c == delim || c == '\n' {
-			break
-		}
+	for pos < len(data) && data[pos] != delim && data[pos] != '\n' {
 		pos++
 	}
 	end := pos
-	if pos >= n || data[pos] == '\n' {
+	if pos >= len(data) || data[pos] == '\n' {
 		if end > start && data[end-1] == '\r' {
 			end--
 		}
-		return data[start:end], false, pos + 1, true, nil
+		return data[start:end], pos + 1, true
 	}
-	return data[start:end], false, pos + 1, false, nil
+	return data[start:end], pos + 1, false
 }
 
 // unquote reads the quoted field opening at pos and returns its text and the
@@ -149,7 +151,15 @@ func (p *csvParser) parseChunk(data []byte, names []string, cols []*csvCol, capR
 		rows++
 		col := 0
 		for {
-			field, quoted, next, last, err := p.nextField(data, pos)
+			var field []byte
+			var next int
+			var last, quoted bool
+			var err error
+			if pos < len(data) && data[pos] != '"' {
+				field, next, last = unquotedField(data, pos, p.delim)
+			} else {
+				field, quoted, next, last, err = p.nextField(data, pos)
+			}
 			if err != nil {
 				return rows, &chunkError{row: int64(rows), offset: int64(recStart), column: colName(names, col), err: err}
 			}

@@ -76,6 +76,12 @@ func parseISOTimestamp(b []byte) (sec int64, nsec int64, zoned bool, ok bool) {
 	if !ok {
 		return 0, 0, false, false
 	}
+	return isoTimeOfDay(b, days)
+}
+
+// isoTimeOfDay parses what follows the date of an ISO 8601 timestamp whose
+// date part, b[:10], is days since the epoch.
+func isoTimeOfDay(b []byte, days int64) (sec int64, nsec int64, zoned bool, ok bool) {
 	sec = days * 86400
 	if len(b) == 10 {
 		return sec, 0, false, true

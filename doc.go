@@ -1,0 +1,33 @@
+// Package kiln is the root of Kiln, an embeddable Go SDK for ML pipelines and
+// feature engineering. The root package holds no code; the work is done by the
+// packages below it, which a Go service, a data pipeline or a go test
+// experiment imports directly, with nothing to deploy beside it.
+//
+// # How the packages compose
+//
+// Arrow record batches (arrow.RecordBatch from github.com/apache/arrow-go)
+// are the one currency between packages:
+//
+//   - pipeline turns files and Go values into typed record batches (CSV,
+//     Parquet, NDJSON, Arrow IPC, Go structs, globs of partitioned files),
+//     checks and transforms them in concurrent stages, and writes them out.
+//
+// A pipeline is a Source, Stages and a Sink. Stages are bound to their input
+// schema before any data flows, so a missing column or a wrong type fails at
+// once, and the run is concurrent, ordered, bounded in memory and
+// cancellable:
+//
+//	src := pipeline.CSV("flights.csv", pipeline.CSVOptions{})
+//	p := pipeline.New(src,
+//		pipeline.Validate(pipeline.ValidateOptions{
+//			Expect:    []pipeline.Expectation{pipeline.NotNull("origin")},
+//			OnFailure: pipeline.DropRow,
+//		}),
+//		pipeline.Filter(pipeline.Col("delay").Gt(15)),
+//	)
+//	stats, err := p.Run(ctx, pipeline.ToParquet("late.parquet", pipeline.ParquetWriteOptions{}), pipeline.RunOptions{})
+//
+// The packages that version data and models, engineer and serve features,
+// run tensor kernels, train models and monitor drift build on the same
+// batches; README.md lists which of them exist today.
+package kiln

@@ -1,0 +1,425 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+)
+
+// ParquetOptions configure a Parquet source. The zero value reads every
+// column, decoding as many row groups at once as there are cores.
+type ParquetOptions struct {
+	// Columns, when set, reads only these top-level columns, in this order.
+	// A name the file does not have is an error that lists the names it has.
+	Columns []string
+	// BatchRows is the largest number of rows in a batch. Zero means 65,536.
+	// A batch never spans two row groups, so batches are smaller at the end
+	// of each row group.
+	BatchRows int
+	// Parallelism is the number of row groups decoded at once, which also
+	// bounds memory: no more than Parallelism row groups are decoded ahead
+	// of the consumer. Zero means runtime.GOMAXPROCS(0).
+	Parallelism int
+	// Allocator allocates the batches. Nil means memory.DefaultAllocator.
+	Allocator memory.Allocator
+}
+
+// ParquetSource reads a Parquet file through arrow-go's pqarrow. Column types
+// come from the Arrow schema stored in the file when there is one (so a
+// column written as large_string or dictionary comes back as such) and from
+// the Parquet logical types otherwise; dictionary-encoded pages are decoded
+// to plain arrays unless the stored schema says dictionary. Row groups are
+// decoded concurrently and batches come out in file order.
+//
+// Parquet needs random access, so the file must be uncompressed on disk
+// (Parquet compresses its pages itself); a .parquet.gz path is an error.
+type ParquetSource struct {
+	path string
+	opts ParquetOptions
+
+	mu     sync.Mutex
+	schema *arrow.Schema
+
+	read  atomic.Int64
+	total atomic.Int64
+}
+
+// Parquet returns a source reading the Parquet file at path.
+func Parquet(path string, opts ParquetOptions) *ParquetSource {
+	s := &ParquetSource{path: path, opts: opts}
+	s.total.Store(-1)
+	return s
+}
+
+// BytesRead implements ByteCounter: the bytes read from the file so far,
+// metadata included.
+func (s *ParquetSource) BytesRead() int64 { return s.read.Load() }
+
+// TotalBytes implements ByteCounter: the file's size, once Schema or Batches
+// has opened it, and -1 before.
+func (s *ParquetSource) TotalBytes() int64 { return s.total.Load() }
+
+// countingFile is a file read at offsets that adds the bytes it reads to n.
+type countingFile struct {
+	f *os.File
+	n *atomic.Int64
+}
+
+func (c countingFile) ReadAt(p []byte, off int64) (int, error) {
+	k, err := c.f.ReadAt(p, off)
+	c.n.Add(int64(k))
+	return k, err
+}
+
+func (c countingFile) Read(p []byte) (int, error) {
+	k, err := c.f.Read(p)
+	c.n.Add(int64(k))
+	return k, err
+}
+
+func (c countingFile) Seek(off int64, whence int) (int64, error) { return c.f.Seek(off, whence) }
+
+// openRandomAccess opens an uncompressed file for a format that needs
+// random access.
+func openRandomAccess(path, format string, counter *atomic.Int64, total *atomic.Int64) (*os.File, error) {
+	if c := compression(path); c != "" {
+		return nil, fmt.Errorf("pipeline: %s: %s files cannot be read %s-compressed: the format needs random access; decompress the file first", path, format, c)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("pipeline: %w", err)
+	}
+	if st.IsDir() {
+		f.Close()
+		return nil, fmt.Errorf("pipeline: open %s: is a directory", path)
+	}
+	total.Store(st.Size())
+	return f, nil
+}
+
+func (s *ParquetSource) mem() memory.Allocator {
+	if s.opts.Allocator != nil {
+		return s.opts.Allocator
+	}
+	return memory.DefaultAllocator
+}
+
+func (s *ParquetSource) batchRows() int64 {
+	if s.opts.BatchRows > 0 {
+		return int64(s.opts.BatchRows)
+	}
+	return 65536
+}
+
+func (s *ParquetSource) parallelism() int {
+	if s.opts.Parallelism > 0 {
+		return s.opts.Parallelism
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
+// parquetFile is an open Parquet file with its projection resolved.
+type parquetFile struct {
+	f      *os.File
+	pf     *file.Reader
+	fr     *pqarrow.FileReader
+	leaves []int         // leaf column indices to read, in output order
+	schema *arrow.Schema // the schema of the batches the source yields
+	// restamp is set when the reader's batches carry field metadata that
+	// schema drops, so batches are rebuilt with schema.
+	restamp bool
+}
+
+func (p *parquetFile) Close() error {
+	return p.f.Close()
+}
+
+// open opens the file and resolves the projection. parallel makes pqarrow
+// decode a row group's columns concurrently.
+func (s *ParquetSource) open(parallel bool) (*parquetFile, error) {
+	f, err := openRandomAccess(s.path, "Parquet", &s.read, &s.total)
+	if err != nil {
+		return nil, err
+	}
+	mem := s.mem()
+	pf, err := file.NewParquetReader(countingFile{f, &s.read}, file.WithReadProps(parquet.NewReaderProperties(mem)))
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("pipeline: %s: not a readable Parquet file: %w", s.path, err)
+	}
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: s.batchRows(), Parallel: parallel, PreAllocBinaryData: true}, mem)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("pipeline: %s: %w", s.path, err)
+	}
+	full, err := fr.Schema()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("pipeline: %s: %w", s.path, err)
+	}
+	p := &parquetFile{f: f, pf: pf, fr: fr}
+	fields := fr.Manifest.Fields
+	order := make([]int, 0, len(fields))
+	if len(s.opts.Columns) == 0 {
+		for i := range fields {
+			order = append(order, i)
+		}
+	} else {
+		seen := make(map[string]bool, len(s.opts.Columns))
+		for _, name := range s.opts.Columns {
+			if seen[name] {
+				f.Close()
+				return nil, fmt.Errorf("pipeline: %s: column %q is listed twice in ParquetOptions.Columns", s.path, name)
+			}
+			seen[name] = true
+			idx := full.FieldIndices(name)
+			if len(idx) == 0 {
+				f.Close()
+				return nil, fmt.Errorf("%w: %s: no column %q; the file has %s", ErrSchema, s.path, name, fieldNames(full))
+			}
+			order = append(order, idx[0])
+		}
+	}
+	out := make([]arrow.Field, 0, len(order))
+	for _, i := range order {
+		p.leaves = appendLeaves(p.leaves, &fields[i])
+		fd := full.Field(i)
+		if stripped, changed := stripFieldID(fd.Metadata); changed {
+			fd.Metadata = stripped
+			p.restamp = true
+		}
+		out = append(out, fd)
+	}
+	if len(p.leaves) == 0 {
+		f.Close()
+		return nil, fmt.Errorf("%w: %s: the file has no columns to read", ErrSchema, s.path)
+	}
+	md := full.Metadata()
+	p.schema = arrow.NewSchema(out, &md)
+	return p, nil
+}
+
+// appendLeaves appends the leaf column indices under field.
+func appendLeaves(dst []int, field *pqarrow.SchemaField) []int {
+	if field.IsLeaf() {
+		return append(dst, field.ColIndex)
+	}
+	for i := range field.Children {
+		dst = appendLeaves(dst, &field.Children[i])
+	}
+	return dst
+}
+
+// stripFieldID drops the "PARQUET:field_id" entry pqarrow adds to every
+// field when the file assigns no field ID (-1), so that a Parquet column has
+// the same schema as the same column from any other source.
+func stripFieldID(md arrow.Metadata) (arrow.Metadata, bool) {
+	i := md.FindKey("PARQUET:field_id")
+	if i < 0 || md.Values()[i] != "-1" {
+		return md, false
+	}
+	var keys, vals []string
+	for j, k := range md.Keys() {
+		if j != i {
+			keys = append(keys, k)
+			vals = append(vals, md.Values()[j])
+		}
+	}
+	return arrow.NewMetadata(keys, vals), true
+}
+
+// fieldNames lists a schema's column names for an error message.
+func fieldNames(s *arrow.Schema) string {
+	names := make([]string, s.NumFields())
+	for i, f := range s.Fields() {
+		names[i] = fmt.Sprintf("%q", f.Name)
+	}
+	if len(names) == 0 {
+		return "no columns"
+	}
+	return strings.Join(names, ", ")
+}
+
+// Schema reads the file's footer and returns the schema of the selected
+// columns.
+func (s *ParquetSource) Schema(ctx context.Context) (*arrow.Schema, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.schema != nil {
+		return s.schema, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	p, err := s.open(false)
+	if err != nil {
+		return nil, err
+	}
+	p.Close()
+	s.schema = p.schema
+	return s.schema, nil
+}
+
+// rgItem is one batch, or the error that ended a row group.
+type rgItem struct {
+	rec arrow.RecordBatch
+	err error
+}
+
+// Batches yields the file's batches in order. Up to Parallelism row groups
+// are decoded concurrently, each by its own goroutine; a row group's slot is
+// freed when the consumer has taken its last batch.
+func (s *ParquetSource) Batches(ctx context.Context) iter.Seq2[arrow.RecordBatch, error] {
+	return func(yield func(arrow.RecordBatch, error) bool) {
+		s.read.Store(0)
+		par := s.parallelism()
+		p, err := s.open(false)
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		nrg := p.pf.NumRowGroups()
+		// With fewer row groups than workers, decode each row group's
+		// columns concurrently instead.
+		p.fr.Props.Parallel = nrg < par
+		defer p.Close()
+		s.mu.Lock()
+		if s.schema == nil {
+			s.schema = p.schema
+		}
+		s.mu.Unlock()
+		s.stream(ctx, p, nrg, par, yield)
+	}
+}
+
+func (s *ParquetSource) stream(ctx context.Context, p *parquetFile, nrg, par int, yield func(arrow.RecordBatch, error) bool) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batch := s.batchRows()
+	md := p.pf.MetaData()
+	results := make([]chan rgItem, nrg)
+	for i := range results {
+		n := md.RowGroup(i).NumRows()
+		results[i] = make(chan rgItem, (n+batch-1)/batch+1)
+	}
+	slots := make(chan struct{}, par)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // dispatcher: start row groups in order as slots free up
+		defer wg.Done()
+		for i := range nrg {
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer close(results[i])
+				s.decodeRowGroup(ctx, p, i, results[i])
+			}()
+		}
+	}()
+	defer func() {
+		// Stop the workers and release whatever they decoded ahead.
+		cancel()
+		wg.Wait()
+		for _, ch := range results {
+			drainItems(ch)
+		}
+	}()
+	for i := range nrg {
+		for it := range results[i] {
+			if it.err != nil {
+				yield(nil, it.err)
+				return
+			}
+			if err := ctx.Err(); err != nil {
+				it.rec.Release()
+				yield(nil, err)
+				return
+			}
+			if !yield(it.rec, nil) {
+				return
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			yield(nil, err)
+			return
+		}
+		<-slots
+	}
+}
+
+// drainItems releases the batches left in a channel whose writers are done.
+func drainItems(ch chan rgItem) {
+	for {
+		select {
+		case it, ok := <-ch:
+			if !ok {
+				return
+			}
+			if it.rec != nil {
+				it.rec.Release()
+			}
+		default:
+			return
+		}
+	}
+}
+
+// decodeRowGroup reads row group i into out, which has room for all its
+// batches and an error.
+func (s *ParquetSource) decodeRowGroup(ctx context.Context, p *parquetFile, i int, out chan<- rgItem) {
+	fail := func(err error) {
+		out <- rgItem{err: fmt.Errorf("pipeline: %s: row group %d: %w", s.path, i, err)}
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			fail(fmt.Errorf("%w: %v", ErrParse, r))
+		}
+	}()
+	if ctx.Err() != nil {
+		return
+	}
+	rr, err := p.fr.GetRecordReader(ctx, p.leaves, []int{i})
+	if err != nil {
+		fail(err)
+		return
+	}
+	defer rr.Release()
+	for rr.Next() {
+		if ctx.Err() != nil {
+			return
+		}
+		rec := rr.RecordBatch()
+		if p.restamp {
+			rec = array.NewRecordBatch(p.schema, rec.Columns(), rec.NumRows())
+		} else {
+			rec.Retain()
+		}
+		out <- rgItem{rec: rec}
+	}
+	if err := rr.Err(); err != nil && !errors.Is(err, context.Canceled) {
+		fail(err)
+	}
+}
