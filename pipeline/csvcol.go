@@ -57,28 +57,28 @@ func csvKind(t arrow.DataType) (colKind, error) {
 // chunk to chunk by the worker that owns it; finish copies them into Arrow
 // buffers of the exact size.
 type csvCol struct {
-	kind    colKind
-	typ     arrow.DataType
-	min     int64 // integer range of typ
-	max     int64
-	umax    uint64 // for unsigned
-	signed  bool
-	f32     bool
-	unit    arrow.TimeUnit
-	ts      *tsParser
+	kind   colKind
+	typ    arrow.DataType
+	min    int64 // integer range of typ
+	max    int64
+	umax   uint64 // for unsigned
+	signed bool
+	f32    bool
+	unit   arrow.TimeUnit
+	ts     *tsParser
 	// The date of the last ISO timestamp and its day number: timestamps in
 	// files tend to come in runs of one day.
 	lastDate [10]byte
 	lastDays int64
-	n       int
-	nulls   int
-	hasNull bool
-	valid   []byte
-	i64     []int64
-	f64     []float64
-	bits    []byte // bool values
-	offs    []int32
-	data    []byte
+	n        int
+	nulls    int
+	hasNull  bool
+	valid    []byte
+	i64      []int64
+	f64      []float64
+	bits     []byte // bool values
+	offs     []int32
+	data     []byte
 }
 
 func newCSVCol(t arrow.DataType, ts *tsParser) (*csvCol, error) {

@@ -52,9 +52,11 @@ func Derive1[A, R Value](name, a string, fn func(A) R) Stage {
 		nilFn: fn == nil,
 		loop: func(cols []arrow.Array, valid []uint64, lo int, out []R, row *int) {
 			ra := newReader[A](cols[0])
+			var zero R
 			for k := range out {
 				i := lo + k
 				if valid != nil && valid[i/64]&(1<<(i%64)) == 0 {
+					out[k] = zero
 					continue
 				}
 				*row = i
@@ -72,9 +74,11 @@ func Derive2[A, B, R Value](name, a, b string, fn func(A, B) R) Stage {
 		nilFn: fn == nil,
 		loop: func(cols []arrow.Array, valid []uint64, lo int, out []R, row *int) {
 			ra, rb := newReader[A](cols[0]), newReader[B](cols[1])
+			var zero R
 			for k := range out {
 				i := lo + k
 				if valid != nil && valid[i/64]&(1<<(i%64)) == 0 {
+					out[k] = zero
 					continue
 				}
 				*row = i
@@ -92,9 +96,11 @@ func Derive3[A, B, C, R Value](name, a, b, c string, fn func(A, B, C) R) Stage {
 		nilFn: fn == nil,
 		loop: func(cols []arrow.Array, valid []uint64, lo int, out []R, row *int) {
 			ra, rb, rc := newReader[A](cols[0]), newReader[B](cols[1]), newReader[C](cols[2])
+			var zero R
 			for k := range out {
 				i := lo + k
 				if valid != nil && valid[i/64]&(1<<(i%64)) == 0 {
+					out[k] = zero
 					continue
 				}
 				*row = i
@@ -163,9 +169,9 @@ type deriveStage[R Value] struct {
 	kinds []valueKind
 	out   valueKind
 	nilFn bool
-	// loop computes out[k] for row lo+k of cols, skipping rows whose bit
-	// in valid is clear (valid nil: no nulls), and keeps *row at the row
-	// whose fn call is under way.
+	// loop computes out[k] for row lo+k of cols, or the zero R for rows
+	// whose bit in valid is clear (valid nil: no nulls), and keeps *row at
+	// the row whose fn call is under way.
 	loop func(cols []arrow.Array, valid []uint64, lo int, out []R, row *int)
 }
 
@@ -288,7 +294,6 @@ func (s *deriveStep[R]) Apply(ctx context.Context, in arrow.RecordBatch) (rec ar
 		buf := memory.NewResizableBuffer(s.mem)
 		defer buf.Release()
 		buf.Resize(n * size)
-		clear(buf.Bytes())
 		var vals []R
 		if n > 0 {
 			vals = unsafe.Slice((*R)(unsafe.Pointer(unsafe.SliceData(buf.Bytes()))), n)
@@ -303,7 +308,6 @@ func (s *deriveStep[R]) Apply(ctx context.Context, in arrow.RecordBatch) (rec ar
 		chunk := make([]R, min(n, deriveChunk))
 		for lo := 0; lo < n; lo += deriveChunk {
 			part := chunk[:min(deriveChunk, n-lo)]
-			clear(part)
 			s.stage.loop(cols, valid, lo, part, &row)
 			for k := range part {
 				ts[lo+k] = (*time.Time)(unsafe.Pointer(&part[k])).UnixMicro()

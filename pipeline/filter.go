@@ -8,7 +8,9 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -551,9 +553,13 @@ func bindString[O int32 | int64](col int, p *cmpPred, bad func(string, ...any) e
 	e := &strEval[O]{col: col, op: p.op}
 	switch p.op {
 	case opIn:
-		e.set = make(map[string]struct{}, len(cs))
-		for _, c := range cs {
-			e.set[c] = struct{}{}
+		if len(cs) > 8 {
+			e.set = make(map[string]struct{}, len(cs))
+			for _, c := range cs {
+				e.set[c] = struct{}{}
+			}
+		} else {
+			e.list = append(make([]string, 0, len(cs)), cs...) // not nil, even when empty
 		}
 	case opBetween:
 		e.a, e.b = cs[0], cs[1]
@@ -749,7 +755,8 @@ type strEval[O int32 | int64] struct {
 	col  int
 	op   cmpOp
 	a, b string
-	set  map[string]struct{}
+	list []string            // In, few values
+	set  map[string]struct{} // In, many values
 	re   *regexp.Regexp
 }
 
@@ -765,36 +772,73 @@ func (e *strEval[O]) eval(rec arrow.RecordBatch, n int, t, f []uint64) {
 		bytes = b.Bytes()
 	}
 	a, b := e.a, e.b
-	for w := range t {
-		lo := w * 64
-		hi := min(lo+64, n)
-		var word uint64
-		for j := 0; j < hi-lo; j++ {
-			v := bytes[offs[lo+j]:offs[lo+j+1]]
-			var ok bool
-			switch e.op {
-			case opEq:
-				ok = string(v) == a
-			case opNe:
-				ok = string(v) != a
-			case opLt:
-				ok = string(v) < a
-			case opLe:
-				ok = string(v) <= a
-			case opGt:
-				ok = string(v) > a
-			case opGe:
-				ok = string(v) >= a
-			case opBetween:
-				ok = string(v) >= a && string(v) <= b
-			case opIn:
-				_, ok = e.set[string(v)]
-			case opMatch:
-				ok = e.re.Match(v)
+	switch e.op {
+	case opEq, opNe:
+		// The commonest test gets its own loop: lengths first, bytes after.
+		for w := range t {
+			lo := w * 64
+			os := offs[lo : min(lo+64, n)+1]
+			var word uint64
+			for j := range len(os) - 1 {
+				s, x := os[j], os[j+1]
+				word |= b2u(int(x-s) == len(a) && string(bytes[s:x]) == a) << j
 			}
-			word |= b2u(ok) << j
+			if e.op == opNe {
+				word = ^word
+			}
+			t[w] = word
 		}
-		t[w] = word
+		maskTail(t, n)
+	case opIn:
+		for w := range t {
+			lo := w * 64
+			os := offs[lo : min(lo+64, n)+1]
+			var word uint64
+			if e.list != nil {
+				// A few values: compare lengths, then bytes.
+				for j := range len(os) - 1 {
+					v := bytes[os[j]:os[j+1]]
+					for _, c := range e.list {
+						if len(v) == len(c) && string(v) == c {
+							word |= 1 << j
+							break
+						}
+					}
+				}
+			} else {
+				for j := range len(os) - 1 {
+					_, ok := e.set[string(bytes[os[j]:os[j+1]])]
+					word |= b2u(ok) << j
+				}
+			}
+			t[w] = word
+		}
+	default:
+		for w := range t {
+			lo := w * 64
+			hi := min(lo+64, n)
+			var word uint64
+			for j := 0; j < hi-lo; j++ {
+				v := bytes[offs[lo+j]:offs[lo+j+1]]
+				var ok bool
+				switch e.op {
+				case opLt:
+					ok = string(v) < a
+				case opLe:
+					ok = string(v) <= a
+				case opGt:
+					ok = string(v) > a
+				case opGe:
+					ok = string(v) >= a
+				case opBetween:
+					ok = string(v) >= a && string(v) <= b
+				case opMatch:
+					ok = e.re.Match(v)
+				}
+				word |= b2u(ok) << j
+			}
+			t[w] = word
+		}
 	}
 	applyValidity(arr, n, t, f)
 }
@@ -830,8 +874,7 @@ func maskTail(w []uint64, n int) {
 }
 
 // validWords writes the validity bitmap of the first n values of arr into
-// dst, one bit per row (bits past n cleared). Arrow bitmaps are
-// little-endian, like these words on the platforms arrow-go supports.
+// dst, one bit per row (bits past n cleared).
 func validWords(arr arrow.Array, n int, dst []uint64) {
 	if arr.NullN() == 0 {
 		for i := range dst {
@@ -844,8 +887,13 @@ func validWords(arr arrow.Array, n int, dst []uint64) {
 		clear(dst)
 		return
 	}
-	bm := arr.NullBitmapBytes()
-	off := arr.Data().Offset()
+	bitmapWords(arr.NullBitmapBytes(), arr.Data().Offset(), n, dst)
+}
+
+// bitmapWords copies n bits of an Arrow bitmap, starting at bit off, into
+// dst (bits past n cleared). Arrow bitmaps are little-endian, like these
+// words on the platforms arrow-go supports.
+func bitmapWords(bm []byte, off, n int, dst []uint64) {
 	clear(dst)
 	if off%8 == 0 {
 		copy(arrow.GetBytes(dst), bm[off/8:])
@@ -901,13 +949,11 @@ func takeRows(ctx context.Context, mem memory.Allocator, schema *arrow.Schema, r
 		}
 	}()
 	finish := func() arrow.RecordBatch {
-		all := cols
 		for _, e := range extra {
 			e.Retain()
-			all = append(all, e)
+			cols = append(cols, e)
 		}
-		cols = all
-		return array.NewRecordBatch(schema, all, int64(count))
+		return array.NewRecordBatch(schema, cols, int64(count))
 	}
 	// A single run of rows (all of them, none, or a block) is a slice.
 	first, last := -1, -1
@@ -933,44 +979,265 @@ func takeRows(ctx context.Context, mem memory.Allocator, schema *arrow.Schema, r
 		}
 		return finish(), nil
 	}
-
-	// Gather the row numbers and take each column.
-	buf := memory.NewResizableBuffer(mem)
-	defer buf.Release()
-	var idx arrow.Array
-	if n <= math.MaxInt32 {
-		buf.Resize(count * 4)
-		ix := arrow.GetData[int32](buf.Bytes())
-		k := 0
-		for w, x := range sel {
-			for x != 0 {
-				ix[k] = int32(w*64 + bits.TrailingZeros64(x))
-				k++
-				x &= x - 1
-			}
+	var idx arrow.Array // row numbers, built for the types taken by compute
+	defer func() {
+		if idx != nil {
+			idx.Release()
 		}
-		idx = array.NewInt32Data(array.NewData(arrow.PrimitiveTypes.Int32, count, []*memory.Buffer{nil, buf}, nil, 0, 0))
-	} else {
-		buf.Resize(count * 8)
-		ix := arrow.GetData[int64](buf.Bytes())
-		k := 0
-		for w, x := range sel {
-			for x != 0 {
-				ix[k] = int64(w*64 + bits.TrailingZeros64(x))
-				k++
-				x &= x - 1
-			}
-		}
-		idx = array.NewInt64Data(array.NewData(arrow.PrimitiveTypes.Int64, count, []*memory.Buffer{nil, buf}, nil, 0, 0))
-	}
-	defer idx.Release()
-	cctx := compute.WithAllocator(ctx, mem)
+	}()
 	for i, c := range rec.Columns() {
-		out, err := compute.TakeArrayOpts(cctx, c, idx, compute.TakeOptions{BoundsCheck: false})
-		if err != nil {
-			return nil, fmt.Errorf("take rows of column %q: %w", schema.Field(i).Name, err)
+		out := takeColumn(mem, c, n, sel, count)
+		if out == nil {
+			if idx == nil {
+				idx = selIndices(mem, sel, count, n)
+			}
+			var err error
+			out, err = compute.TakeArrayOpts(compute.WithAllocator(ctx, mem), c, idx, compute.TakeOptions{BoundsCheck: false})
+			if err != nil {
+				return nil, fmt.Errorf("take rows of column %q: %w", schema.Field(i).Name, err)
+			}
 		}
 		cols = append(cols, out)
 	}
 	return finish(), nil
+}
+
+// selIndices returns the positions of the set bits of sel as an int32 (or,
+// past 2³¹ rows, int64) array.
+func selIndices(mem memory.Allocator, sel []uint64, count, n int) arrow.Array {
+	buf := memory.NewResizableBuffer(mem)
+	defer buf.Release()
+	dt := arrow.DataType(arrow.PrimitiveTypes.Int32)
+	if n <= math.MaxInt32 {
+		buf.Resize(count * 4)
+		forEachBit(sel, arrow.GetData[int32](buf.Bytes()), func(i int) int32 { return int32(i) })
+	} else {
+		dt = arrow.PrimitiveTypes.Int64
+		buf.Resize(count * 8)
+		forEachBit(sel, arrow.GetData[int64](buf.Bytes()), func(i int) int64 { return int64(i) })
+	}
+	data := array.NewData(dt, count, []*memory.Buffer{nil, buf}, nil, 0, 0)
+	defer data.Release()
+	return array.MakeFromData(data)
+}
+
+// forEachBit fills out[k] with f of the position of the k-th set bit of sel.
+func forEachBit[T any](sel []uint64, out []T, f func(int) T) {
+	k := 0
+	for w, x := range sel {
+		for x != 0 {
+			out[k] = f(w*64 + bits.TrailingZeros64(x))
+			k++
+			x &= x - 1
+		}
+	}
+}
+
+// takeColumn returns the values of arr (n rows) at the set bits of sel, or
+// nil for types it does not handle (compute's take does those).
+func takeColumn(mem memory.Allocator, arr arrow.Array, n int, sel []uint64, count int) arrow.Array {
+	data := arr.Data()
+	var width int
+	switch arr.DataType().ID() {
+	case arrow.INT8, arrow.UINT8:
+		width = 1
+	case arrow.INT16, arrow.UINT16, arrow.FLOAT16:
+		width = 2
+	case arrow.INT32, arrow.UINT32, arrow.FLOAT32, arrow.DATE32, arrow.TIME32:
+		width = 4
+	case arrow.INT64, arrow.UINT64, arrow.FLOAT64, arrow.DATE64, arrow.TIMESTAMP, arrow.TIME64, arrow.DURATION:
+		width = 8
+	case arrow.BOOL, arrow.STRING, arrow.BINARY, arrow.LARGE_STRING, arrow.LARGE_BINARY:
+	default:
+		return nil
+	}
+	var bitmap *memory.Buffer
+	nulls := 0
+	if arr.NullN() > 0 {
+		v := make([]uint64, len(sel))
+		validWords(arr, n, v)
+		bitmap, nulls = gatherBits(mem, v, sel, count)
+		defer bitmap.Release()
+		if nulls == 0 {
+			bitmap = nil // every selected value is valid
+		}
+	}
+	buffers := []*memory.Buffer{bitmap, nil}
+	values := memory.NewResizableBuffer(mem)
+	defer values.Release()
+	switch arr.DataType().ID() {
+	case arrow.BOOL:
+		v := make([]uint64, len(sel))
+		bitmapWords(data.Buffers()[1].Bytes(), data.Offset(), n, v)
+		b, _ := gatherBits(mem, v, sel, count)
+		defer b.Release()
+		buffers[1] = b
+	case arrow.STRING, arrow.BINARY:
+		buffers = append(buffers, nil)
+		buffers[1], buffers[2] = gatherVarBinary[int32](mem, data, sel, count)
+		defer buffers[1].Release()
+		defer buffers[2].Release()
+	case arrow.LARGE_STRING, arrow.LARGE_BINARY:
+		buffers = append(buffers, nil)
+		buffers[1], buffers[2] = gatherVarBinary[int64](mem, data, sel, count)
+		defer buffers[1].Release()
+		defer buffers[2].Release()
+	default:
+		values.Resize((count + 1) * width) // gatherValues writes one past the end
+		switch width {
+		case 1:
+			gatherValues(arrow.GetValues[uint8](data, 1), sel, arrow.GetData[uint8](values.Bytes()))
+		case 2:
+			gatherValues(arrow.GetValues[uint16](data, 1), sel, arrow.GetData[uint16](values.Bytes()))
+		case 4:
+			gatherValues(arrow.GetValues[uint32](data, 1), sel, arrow.GetData[uint32](values.Bytes()))
+		default:
+			gatherValues(arrow.GetValues[uint64](data, 1), sel, arrow.GetData[uint64](values.Bytes()))
+		}
+		values.Resize(count * width)
+		buffers[1] = values
+	}
+	out := array.NewData(arr.DataType(), count, buffers, nil, nulls, 0)
+	defer out.Release()
+	return array.MakeFromData(out)
+}
+
+// gatherValues copies vals at the set bits of sel into out, which has room
+// for one value more than there are set bits.
+func gatherValues[T any](vals []T, sel []uint64, out []T) {
+	k := 0
+	for w, x := range sel {
+		base := w * 64
+		switch {
+		case x == 0:
+		case x == ^uint64(0):
+			k += copy(out[k:], vals[base:base+64])
+		case bits.OnesCount64(x) >= 16:
+			// Dense: write every value, advance past the selected ones.
+			for j, v := range vals[base:min(base+64, len(vals))] {
+				out[k] = v
+				k += int(x >> j & 1)
+			}
+		default:
+			for x != 0 {
+				out[k] = vals[base+bits.TrailingZeros64(x)]
+				k++
+				x &= x - 1
+			}
+		}
+	}
+}
+
+// pext8 holds, for each pair of a byte of values v and a byte of mask m
+// (index m<<8|v), the bits of v where m is set, packed to the low end.
+var pext8 = sync.OnceValue(func() *[1 << 16]uint8 {
+	var t [1 << 16]uint8
+	for m := range 256 {
+		for v := range 256 {
+			var out, k uint8
+			for j := range 8 {
+				if m&(1<<j) != 0 {
+					out |= uint8(v>>j&1) << k
+					k++
+				}
+			}
+			t[m<<8|v] = out
+		}
+	}
+	return &t
+})
+
+// gatherBits packs the bits of src at the set bits of sel into a new
+// bitmap of count bits and returns it with the number of zeros among them.
+func gatherBits(mem memory.Allocator, src, sel []uint64, count int) (*memory.Buffer, int) {
+	buf := memory.NewResizableBuffer(mem)
+	nw := words(count)
+	buf.Resize(nw*8 + 8) // one spare word for the spill of the last append
+	out := arrow.GetData[uint64](buf.Bytes())
+	clear(out)
+	tbl := pext8()
+	k := 0
+	// put appends the low nb bits of v at bit k of out.
+	put := func(v uint64, nb int) {
+		sh := k % 64
+		out[k/64] |= v << sh
+		if sh != 0 && sh+nb > 64 {
+			out[k/64+1] |= v >> (64 - sh)
+		}
+		k += nb
+	}
+	for w, x := range sel {
+		switch x {
+		case 0:
+			continue
+		case ^uint64(0):
+			put(src[w], 64)
+			continue
+		}
+		v := src[w]
+		for x != 0 {
+			m := uint8(x)
+			if m != 0 {
+				put(uint64(tbl[uint16(m)<<8|uint16(uint8(v))]), bits.OnesCount8(m))
+			}
+			x >>= 8
+			v >>= 8
+		}
+	}
+	out = out[:nw]
+	maskTail(out, count)
+	buf.Resize((count + 7) / 8)
+	return buf, count - countBits(out)
+}
+
+// gatherVarBinary builds the offsets and data of the values at the set bits
+// of sel of a string or binary array.
+func gatherVarBinary[O int32 | int64](mem memory.Allocator, data arrow.ArrayData, sel []uint64, count int) (offsets, values *memory.Buffer) {
+	offs := arrow.GetOffsets[O](data, 1)
+	var src []byte
+	if b := data.Buffers()[2]; b != nil {
+		src = b.Bytes()
+	}
+	offsets = memory.NewResizableBuffer(mem)
+	offsets.Resize((count + 1) * int(unsafe.Sizeof(O(0))))
+	out := arrow.GetData[O](offsets.Bytes())
+	// First the offsets, from the lengths; then the bytes, a run of
+	// adjacent selected rows at a time.
+	var pos O
+	k := 0
+	for w, x := range sel {
+		for x != 0 {
+			i := w*64 + bits.TrailingZeros64(x)
+			out[k] = pos
+			pos += offs[i+1] - offs[i]
+			k++
+			x &= x - 1
+		}
+	}
+	out[count] = pos
+	values = memory.NewResizableBuffer(mem)
+	values.Resize(int(pos))
+	dst := values.Bytes()
+	at := 0
+	for w, x := range sel {
+		for x != 0 {
+			j := bits.TrailingZeros64(x)
+			r := bits.TrailingZeros64(^(x >> j))
+			i := w*64 + j
+			from, to := offs[i], offs[i+r]
+			if to-from <= 16 { // a call to memmove costs more
+				for q := from; q < to; q++ {
+					dst[at] = src[q]
+					at++
+				}
+			} else {
+				at += copy(dst[at:], src[from:to])
+			}
+			if j+r == 64 {
+				break
+			}
+			x &^= (uint64(1)<<r - 1) << j
+		}
+	}
+	return offsets, values
 }

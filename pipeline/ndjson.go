@@ -760,6 +760,9 @@ func (p *ndParser) value(col int, b []byte, i int) (int, *ndError) {
 			return fail(end, errors.New("not an integer"))
 		}
 		if kind == ndUint {
+			if c == '-' {
+				return fail(end, errors.New("negative number in an unsigned column"))
+			}
 			v, err := strconv.ParseUint(string(b[i:end]), 10, 64)
 			if err == nil {
 				err = appendUint(p.b[col], v)
@@ -1112,7 +1115,7 @@ func scanString(b []byte, i int) (end int, escaped bool, err error) {
 			escaped = true
 			j += 2
 		case c < 0x20:
-			return j, escaped, fmt.Errorf("%w: control character in a string", errJSONSyntax)
+			return j + 1, escaped, fmt.Errorf("%w: control character in a string", errJSONSyntax)
 		default: // c >= 0x80
 			ascii = false
 			j++

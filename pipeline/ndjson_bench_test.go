@@ -98,3 +98,36 @@ func BenchmarkNDJSONFlights200k(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkNDJSONFlights200kArrowGo reads the same file with arrow-go's own
+// JSON reader and the schema Kiln infers, for comparison.
+func BenchmarkNDJSONFlights200kArrowGo(b *testing.B) {
+	path := writeFlightsNDJSON(b, 200000)
+	st, _ := os.Stat(path)
+	schema, err := NDJSON(path, NDJSONOptions{}).Schema(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(st.Size())
+	var rows int64
+	for b.Loop() {
+		rows = 0
+		f, err := os.Open(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		r := array.NewJSONReader(bufio.NewReaderSize(f, 1<<20), schema, array.WithChunk(65536))
+		for r.Next() {
+			rows += r.RecordBatch().NumRows()
+		}
+		if err := r.Err(); err != nil {
+			b.Fatal(err)
+		}
+		r.Release()
+		f.Close()
+	}
+	if rows != 200000 {
+		b.Fatalf("read %d rows", rows)
+	}
+	b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}

@@ -160,6 +160,14 @@ func (l *sinkLife) beginAbort() (bool, error) {
 	return false, nil
 }
 
+// recoverEncoder turns a panic in an encoder (arrow-go's or the sink's own,
+// on arrays whose buffers contradict each other) into an error.
+func recoverEncoder(err *error, what string) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("%s panicked: %v", what, r)
+	}
+}
+
 // checkSinkBatch reports how batch differs from the schema a sink was opened
 // with. Field names and types must match; field metadata is ignored; a
 // column of a non-nullable field must hold no nulls.
@@ -399,11 +407,11 @@ type textFormat struct {
 
 // Byte sets of the values that are not free text.
 const (
-	textIntBytes   = "-0123456789"
-	textFloatBytes = "+-.0123456789eEInfNa"
-	textBoolBytes  = "truefals"
-	textTimeBytes  = "+-.:0123456789 TZ"
-	textBase64Bytes   = "+/=0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	textIntBytes    = "-0123456789"
+	textFloatBytes  = "+-.0123456789eEInfNa"
+	textBoolBytes   = "truefals"
+	textTimeBytes   = "+-.:0123456789 TZ"
+	textBase64Bytes = "+/=0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 )
 
 // textValidity returns the textValues of arr with its null bitmap and app.
@@ -419,6 +427,11 @@ func signedText[T ~int8 | ~int16 | ~int32 | ~int64](arr arrow.Array) textValues 
 func unsignedText[T ~uint8 | ~uint16 | ~uint32 | ~uint64](arr arrow.Array) textValues {
 	v := arr.(interface{ Values() []T }).Values()
 	return textValidity(arr, func(b []byte, i int) []byte { return strconv.AppendUint(b, uint64(v[i]), 10) })
+}
+
+// decimalText formats decimal values with the digits of their scale.
+func decimalText[T interface{ ToString(int32) string }](v []T, scale int32) func(b []byte, i int) []byte {
+	return func(b []byte, i int) []byte { return append(b, v[i].ToString(scale)...) }
 }
 
 // appendTextFloat writes f in the shortest form that reads back exactly; in
@@ -556,8 +569,20 @@ func newTextFormat(dt arrow.DataType, json bool) (textFormat, error) {
 			return textValidity(arr, func(b []byte, i int) []byte { return f.append(b, int64(v[i])) })
 		}}), nil
 	case arrow.DecimalType:
-		// Decimals are written exactly, as numbers in JSON too.
+		// Decimals are written exactly, with all the digits of their scale,
+		// as numbers in JSON too.
+		scale := dt.GetScale()
 		return textFormat{plain: "+-.0123456789eE", bind: func(arr arrow.Array) textValues {
+			switch a := arr.(type) {
+			case *array.Decimal32:
+				return textValidity(arr, decimalText(a.Values(), scale))
+			case *array.Decimal64:
+				return textValidity(arr, decimalText(a.Values(), scale))
+			case *array.Decimal128:
+				return textValidity(arr, decimalText(a.Values(), scale))
+			case *array.Decimal256:
+				return textValidity(arr, decimalText(a.Values(), scale))
+			}
 			return textValidity(arr, func(b []byte, i int) []byte { return append(b, arr.ValueStr(i)...) })
 		}}, nil
 	case *arrow.DictionaryType:

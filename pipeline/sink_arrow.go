@@ -134,7 +134,7 @@ func (s *ArrowSink) Write(ctx context.Context, batch arrow.RecordBatch) error {
 }
 
 func (s *ArrowSink) write(batch arrow.RecordBatch) (err error) {
-	defer recoverTo(&err, "ipc writer")
+	defer recoverEncoder(&err, "ipc writer")
 	if !batch.Schema().Equal(s.lc.schema) {
 		batch = array.NewRecordBatch(s.lc.schema, batch.Columns(), batch.NumRows())
 		defer batch.Release()

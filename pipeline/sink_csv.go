@@ -46,7 +46,10 @@ type CSVWriteOptions struct {
 // A field is quoted, with quotes doubled, when it contains the delimiter,
 // a quote, CR or LF, when it starts or ends with a space or tab, when it
 // equals a non-empty NullValue, or when it is an empty string and NullValue
-// is empty. Nested types (lists, structs, maps, unions) cannot be written
+// is empty. A file of one column never has an empty line, which readers
+// skip: there an empty value is written as "" even when NullValue is
+// non-empty, and so is a null when NullValue is empty (such a null reads
+// back as an empty string). Nested types (lists, structs, maps, unions) cannot be written
 // as CSV: Open fails naming the column.
 type CSVSink struct {
 	lc      sinkLife
@@ -169,6 +172,11 @@ func (s *CSVSink) appendField(b, v []byte) []byte {
 	if !s.needsQuote(v) {
 		return append(b, v...)
 	}
+	return appendCSVQuoted(b, v)
+}
+
+// appendCSVQuoted appends v in quotes, doubling the quotes within.
+func appendCSVQuoted(b, v []byte) []byte {
 	b = append(b, '"')
 	for _, c := range v {
 		if c == '"' {
@@ -198,6 +206,7 @@ func (s *CSVSink) write(ctx context.Context, batch arrow.RecordBatch) error {
 		s.bound = append(s.bound, f.bind(batch.Column(i)))
 	}
 	null := s.opts.NullValue
+	single := len(s.bound) == 1
 	b := s.buf[:0]
 	n := int(batch.NumRows())
 	for r := 0; r < n; r++ {
@@ -207,14 +216,17 @@ func (s *CSVSink) write(ctx context.Context, batch arrow.RecordBatch) error {
 			}
 			tv := &s.bound[c]
 			if tv.hasNulls && tv.isNull(r) {
+				if single && null == "" {
+					b = append(b, '"', '"') // never an empty line
+				}
 				b = append(b, null...)
 				continue
 			}
 			start := len(b)
 			b = tv.app(b, r)
-			if s.check[c] && s.needsQuote(b[start:]) {
+			if (s.check[c] || len(b) == start) && (s.needsQuote(b[start:]) || single && len(b) == start) {
 				s.scratch = append(s.scratch[:0], b[start:]...)
-				b = s.appendField(b[:start], s.scratch)
+				b = appendCSVQuoted(b[:start], s.scratch)
 			}
 		}
 		b = append(b, '\n')

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/binary"
 	"fmt"
 	"hash/maphash"
 	"math"
 	"runtime"
+	"slices"
 	"strings"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -40,7 +43,9 @@ type ParquetWriteOptions struct {
 	RowGroupRows int64
 	// NoDictionary turns dictionary encoding off. By default every column
 	// starts dictionary-encoded and falls back to plain encoding when its
-	// dictionary grows past 1 MiB, as parquet writers usually do.
+	// dictionary grows past 1 MiB, as parquet writers do; string, binary
+	// and 32- and 64-bit integer columns (dates, times and timestamps
+	// included) then stay plain for the rest of the file.
 	NoDictionary bool
 	// Parallelism bounds the columns of a row group that are encoded and
 	// compressed at once. Zero means runtime.GOMAXPROCS(0). Output is the
@@ -55,13 +60,22 @@ type ParquetWriteOptions struct {
 // encoders. The Arrow schema is stored in the file's metadata (as
 // "ARROW:schema", like pqarrow and pyarrow do), so that a reader restores
 // the exact Arrow types: unsigned and small integers, large strings,
-// dictionaries, time units and zones.
+// dictionaries, time units and zones. Three types have no Parquet
+// counterpart and come back from arrow-go's reader in another unit, with
+// the same values: date64 as date32, timestamp[s] as timestamp[ms] and
+// time32[s] as time32[ms]. Types Parquet cannot hold at all (durations,
+// intervals, unions) make Open fail, naming the column.
 //
 // Columns of a flat schema (no lists, structs or maps) are encoded
 // concurrently: each column of the current row group has its own encoder
 // and page buffer, and a batch's columns are handed to up to Parallelism
-// goroutines. Schemas with nested columns are written column after column
-// by pqarrow's own FileWriter.
+// goroutines. String, binary and integer columns are dictionary-encoded by
+// the sink itself, which hashes several times faster than arrow-go's
+// encoders, and handed to the column writer once per row group. A row
+// group is held in memory until it is full: its compressed pages, and
+// 4 bytes per row per dictionary-encoded column. The sink does not retain
+// the batches it is given. Schemas with nested columns are written column
+// after column by pqarrow's own FileWriter.
 type ParquetSink struct {
 	lc   sinkLife
 	path string
@@ -86,10 +100,10 @@ type parquetColumn struct {
 	ctx      context.Context // pqarrow write context with its scratch buffers
 	def      []int16         // definition levels scratch
 	ones     []int16         // all-present definition levels
-	// dict dictionary-encodes a string or binary column itself, a row group
-	// at a time (see byteDict); nil for other columns or when dictionary
-	// encoding is off.
-	dict *byteDict
+	// dict dictionary-encodes the column, a row group at a time (see
+	// columnDict); nil for types it does not handle, which arrow-go's
+	// encoders dictionary-encode, or when dictionary encoding is off.
+	dict columnDict
 	// plain is set once the column's dictionary outgrew its limit: the
 	// column is then written plain for the rest of the file.
 	plain bool
@@ -165,6 +179,12 @@ func (s *ParquetSink) open(schema *arrow.Schema) error {
 	arrProps := pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(s.mem), pqarrow.WithStoreSchema())
 	pqSchema, err := pqarrow.ToParquet(schema, props, arrProps)
 	if err != nil {
+		// Name the column that Parquet cannot hold.
+		for _, f := range schema.Fields() {
+			if _, ferr := pqarrow.ToParquet(arrow.NewSchema([]arrow.Field{f}, nil), props, arrProps); ferr != nil {
+				return fmt.Errorf("%w: column %q of type %s cannot be written to Parquet: %v", ErrSchema, f.Name, f.Type, ferr)
+			}
+		}
 		return fmt.Errorf("%w: %v", ErrSchema, err)
 	}
 	flat := true
@@ -201,7 +221,7 @@ func (s *ParquetSink) open(schema *arrow.Schema) error {
 	for i, f := range schema.Fields() {
 		c := &parquetColumn{nullable: f.Nullable, ctx: pqarrow.NewArrowWriteContext(context.Background(), &arrProps)}
 		if !s.opts.NoDictionary {
-			c.dict = newByteDict(f.Type, props.DictionaryPageSizeLimit())
+			c.dict = newColumnDict(f.Type, props.DictionaryPageSizeLimit(), int(min(s.rgRows, math.MaxInt32)))
 		}
 		s.cols[i] = c
 	}
@@ -251,7 +271,7 @@ func (s *ParquetSink) Write(ctx context.Context, batch arrow.RecordBatch) error 
 }
 
 func (s *ParquetSink) writeNested(batch arrow.RecordBatch) (err error) {
-	defer recoverTo(&err, "parquet encoder")
+	defer recoverEncoder(&err, "parquet encoder")
 	if !batch.Schema().Equal(s.lc.schema) {
 		batch = array.NewRecordBatch(s.lc.schema, batch.Columns(), batch.NumRows())
 		defer batch.Release()
@@ -307,9 +327,12 @@ func (s *ParquetSink) closeRowGroup() error {
 // eachColumn calls fn for every column, Parallelism at a time, turning
 // panics into errors and naming the column in errors.
 func (s *ParquetSink) eachColumn(fn func(i int) error) error {
-	one := func(i int) (err error) {
-		defer recoverTo(&err, "parquet encoder")
-		if err := fn(i); err != nil {
+	one := func(i int) error {
+		err := func() (err error) {
+			defer recoverEncoder(&err, "parquet encoder")
+			return fn(i)
+		}()
+		if err != nil {
 			return fmt.Errorf("column %q: %w", s.lc.schema.Field(i).Name, err)
 		}
 		return nil
@@ -352,24 +375,30 @@ func (s *ParquetSink) encode(batch arrow.RecordBatch, off, size int64) error {
 // dictionary encoder.
 func (c *parquetColumn) write(cw file.ColumnChunkWriter, arr arrow.Array) error {
 	if c.dict != nil && !c.plain {
+		rows := c.dict.rowState()
+		before := len(rows.idx)
 		if c.dict.add(arr) {
 			return nil
 		}
 		// The dictionary outgrew its limit: write the row group's values
-		// so far, and all that follow, plain.
+		// so far, and all that follow, plain. The values so far are
+		// rebuilt from the dictionary, a bounded slice at a time.
+		consumed := len(rows.idx) - before
 		c.plain = true
-		pending := c.dict.pending
-		c.dict.pending = nil
-		c.dict.reset()
 		cw.FallbackToPlain()
-		var err error
-		for _, p := range pending {
-			if err == nil {
-				err = c.writeArrow(cw, p)
+		const chunk = 1 << 16
+		for from := 0; from < len(rows.idx); from += chunk {
+			prev := c.dict.plainRows(from, min(from+chunk, len(rows.idx)))
+			err := c.writeArrow(cw, prev)
+			prev.Release()
+			if err != nil {
+				return err
 			}
-			p.Release()
 		}
-		return err
+		c.dict.reset()
+		rest := array.NewSlice(arr, int64(consumed), int64(arr.Len()))
+		defer rest.Release()
+		return c.writeArrow(cw, rest)
 	}
 	if c.plain {
 		cw.FallbackToPlain() // a new row group's writer starts with a dictionary
@@ -379,18 +408,105 @@ func (c *parquetColumn) write(cw file.ColumnChunkWriter, arr arrow.Array) error 
 
 // flush writes what the dictionary encoder holds for the row group.
 func (c *parquetColumn) flush(cw file.ColumnChunkWriter) error {
-	if c.dict == nil || c.plain || c.dict.rows() == 0 {
+	if c.dict == nil || c.plain || len(c.dict.rowState().idx) == 0 {
 		return nil
 	}
+	defer c.dict.reset()
 	arr := c.dict.array()
 	defer arr.Release()
 	var def []int16
 	if c.nullable {
-		def = c.dict.def
+		def = c.dict.rowState().levels(c.allPresent(len(c.dict.rowState().idx)))
 	}
-	err := pqarrow.WriteArrowToColumn(c.ctx, cw, arr, def, nil, c.nullable)
-	c.dict.reset()
-	return err
+	if ok, err := writeDictDirect(cw, arr, def, c.dict.rowState().pageRows(cw.Properties().DataPageSize())); ok || err != nil {
+		return err
+	}
+	return pqarrow.WriteArrowToColumn(c.ctx, cw, arr, def, nil, c.nullable)
+}
+
+// dictPutter is the part of arrow-go's parquet dictionary encoders that
+// seeds them with a whole dictionary.
+type dictPutter interface {
+	PutDictionary(arrow.Array) error
+	NumEntries() int
+}
+
+// pageFlusher is the part of arrow-go's column writers that ends the
+// current data page.
+type pageFlusher interface {
+	FlushCurrentPage() error
+}
+
+// writeDictDirect writes a dictionary array whose every entry is used and
+// distinct, as pqarrow's direct dictionary path does, with two differences
+// that matter for speed. It skips the hash pass over the indices that
+// pqarrow makes to find the entries the statistics must cover (here: all of
+// them). And it ends a data page every pageRows rows: the column writer
+// sizes pages by the raw bytes its own encoder saw, which are none here, so
+// it would otherwise keep the whole row group as one page and encode it
+// only when the row group is closed, on one goroutine. Page headers carry
+// the counts of their rows; the dictionary's minimum and maximum, which are
+// those of the chunk, go with the first page.
+//
+// It reports false, having written nothing, when the column writer is not
+// dictionary-encoding.
+func writeDictDirect(cw file.ColumnChunkWriter, arr *array.Dictionary, def []int16, pageRows int) (bool, error) {
+	enc := cw.CurrentEncoder()
+	if enc == nil || (enc.Encoding() != parquet.Encodings.PlainDict && enc.Encoding() != parquet.Encodings.RLEDict) {
+		return false, nil
+	}
+	put, ok := enc.(dictPutter)
+	if !ok || put.NumEntries() != 0 {
+		return false, nil
+	}
+	dict, indices := arr.Dictionary(), arr.Indices()
+	if err := put.PutDictionary(dict); err != nil {
+		return true, err
+	}
+	if put.NumEntries() != dict.Len() {
+		return true, fmt.Errorf("dictionary of %d values became %d entries", dict.Len(), put.NumEntries())
+	}
+	flusher, _ := cw.(pageFlusher)
+	n := indices.Len()
+	if flusher == nil || pageRows <= 0 {
+		pageRows = n
+	}
+	for start := 0; start < n; start += pageRows {
+		end := min(start+pageRows, n)
+		chunk := indices
+		if start > 0 || end < n {
+			chunk = array.NewSlice(indices, int64(start), int64(end))
+		}
+		err := writeDictPage(cw, dict, chunk, def, start, end)
+		if chunk != indices {
+			chunk.Release()
+		}
+		if err == nil && flusher != nil && end < n {
+			err = flusher.FlushCurrentPage()
+		}
+		if err != nil {
+			return true, err
+		}
+	}
+	return true, nil
+}
+
+// writeDictPage writes rows [start, end) of a dictionary column, whose
+// indices are chunk, and counts them in the page statistics.
+func writeDictPage(cw file.ColumnChunkWriter, dict, chunk arrow.Array, def []int16, start, end int) error {
+	if st := cw.PageStatistics(); st != nil {
+		st.IncNulls(int64(chunk.NullN()))
+		st.IncNumValues(int64(chunk.Len() - chunk.NullN()))
+		if start == 0 {
+			if err := st.UpdateFromArrow(dict, false); err != nil {
+				return err
+			}
+		}
+	}
+	if def != nil {
+		def = def[start:end]
+	}
+	return cw.WriteDictIndices(chunk, def, nil)
 }
 
 // writeArrow encodes arr into its column chunk with the definition levels
@@ -401,13 +517,7 @@ func (c *parquetColumn) writeArrow(cw file.ColumnChunkWriter, arr arrow.Array) e
 	if c.nullable {
 		n := arr.Len()
 		if arr.NullN() == 0 {
-			if len(c.ones) < n {
-				c.ones = make([]int16, n)
-				for i := range c.ones {
-					c.ones[i] = 1
-				}
-			}
-			def = c.ones[:n]
+			def = c.allPresent(n)
 		} else {
 			if cap(c.def) < n {
 				c.def = make([]int16, n)
@@ -430,73 +540,209 @@ func (c *parquetColumn) writeArrow(cw file.ColumnChunkWriter, arr arrow.Array) e
 	return pqarrow.WriteArrowToColumn(c.ctx, cw, arr, def, nil, c.nullable)
 }
 
-// byteDict dictionary-encodes the values of a string or binary column for
-// one row group. arrow-go's own dictionary encoder hashes each value through
-// an interface and allocates on every lookup, which made string columns
-// cost more than all others together; this one hashes with maphash into an
-// open-addressing table over its own copy of the distinct values. At the
-// end of the row group the column is handed to pqarrow as one dictionary
-// array, which it writes through its direct dictionary path (dictionary
-// page, then bit-packed indices). When the distinct values pass the
-// dictionary page limit the encoder gives up and the column is written
-// plain, as parquet writers do.
+// columnDict dictionary-encodes one column for one row group. arrow-go's
+// own dictionary encoders hash each value through interfaces (and, for
+// strings, allocate on every lookup), which made dictionary encoding the
+// larger part of the cost of writing Parquet; these hash into an
+// open-addressing table over their own copy of the distinct values. At the
+// end of the row group the column is handed to the column writer as one
+// dictionary array (see writeDictDirect): dictionary page, then bit-packed
+// indices. When the distinct values pass the dictionary page limit the
+// encoder gives up and the column is written plain, as parquet writers do.
+type columnDict interface {
+	// add encodes the values of arr. It returns false when the dictionary
+	// would pass its limit, having encoded the rows before the one that
+	// did not fit.
+	add(arr arrow.Array) bool
+	// plainRows returns rows [from, to) of the row group so far as a plain
+	// array of the column's physical values.
+	plainRows(from, to int) arrow.Array
+	// rowState returns the row state shared by the encoders.
+	rowState() *dictRows
+	// array returns the row group's values as a dictionary array over the
+	// encoder's buffers, which stay valid until reset.
+	array() *array.Dictionary
+	// reset empties the encoder for the next row group.
+	reset()
+}
+
+// dictRows is what every columnDict keeps per row of the row group.
+type dictRows struct {
+	rowGroup int           // rows in a full row group
+	limit    int64         // dictionary page size limit
+	size     int64         // dictionary page size so far
+	raw      int64         // bytes of the values as plain encoding would write them
+	idx      []int32       // per row: index of the value (0 for a null)
+	nulls    []int32       // rows that are null
+}
+
+func (r *dictRows) rowState() *dictRows { return r }
+
+func (r *dictRows) resetRows() {
+	r.idx, r.nulls, r.size, r.raw = r.idx[:0], r.nulls[:0], 0, 0
+}
+
+// pageRows returns the rows of a data page of about pageSize raw bytes,
+// the size arrow-go's own encoders aim at.
+func (r *dictRows) pageRows(pageSize int64) int {
+	if r.raw <= 0 || pageSize <= 0 {
+		return len(r.idx)
+	}
+	return max(1, int(int64(len(r.idx))*pageSize/r.raw))
+}
+
+// reserve makes room for n more rows, growing to whole row groups at once
+// rather than by appends.
+func (r *dictRows) reserve(n, rowGroup int) {
+	if need := len(r.idx) + n; need > cap(r.idx) {
+		c := max(need, min(rowGroup, 1<<20), 2*cap(r.idx))
+		idx := make([]int32, len(r.idx), c)
+		copy(idx, r.idx)
+		r.idx = idx
+	}
+}
+
+// levels returns the definition levels of the row group: ones, zeros
+// where rows are null.
+func (r *dictRows) levels(ones []int16) []int16 {
+	def := ones[:len(r.idx)]
+	if len(r.nulls) == 0 {
+		return def
+	}
+	def = make([]int16, len(r.idx))
+	for i := range def {
+		def[i] = 1
+	}
+	for _, i := range r.nulls {
+		def[i] = 0
+	}
+	return def
+}
+
+// validity returns the validity bitmap of rows [from, to), or nil when
+// none of them is null.
+func (r *dictRows) validity(from, to int) (*memory.Buffer, int) {
+	lo, _ := slices.BinarySearch(r.nulls, int32(from))
+	hi, _ := slices.BinarySearch(r.nulls, int32(to))
+	if lo == hi {
+		return nil, 0
+	}
+	bits := make([]byte, bitutil.BytesForBits(int64(to-from)))
+	bitutil.SetBitsTo(bits, 0, int64(to-from), true)
+	for _, i := range r.nulls[lo:hi] {
+		bitutil.ClearBit(bits, int(i)-from)
+	}
+	return memory.NewBufferBytes(bits), hi - lo
+}
+
+// indices returns the row indices as an Int32 array over r.idx.
+func (r *dictRows) indices() arrow.Array {
+	var validity *memory.Buffer
+	if len(r.nulls) > 0 {
+		bits := make([]byte, bitutil.BytesForBits(int64(len(r.idx))))
+		bitutil.SetBitsTo(bits, 0, int64(len(r.idx)), true)
+		for _, i := range r.nulls {
+			bitutil.ClearBit(bits, int(i))
+		}
+		validity = memory.NewBufferBytes(bits)
+	}
+	data := array.NewData(arrow.PrimitiveTypes.Int32, len(r.idx), []*memory.Buffer{validity,
+		memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(r.idx))}, nil, len(r.nulls), 0)
+	defer data.Release()
+	return array.MakeFromData(data)
+}
+
+// dictionaryOf wraps indices and dictionary values in a dictionary array.
+func dictionaryOf(indices arrow.Array, values arrow.ArrayData) *array.Dictionary {
+	defer indices.Release()
+	dict := array.MakeFromData(values)
+	defer dict.Release()
+	dt := &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: values.DataType()}
+	return array.NewDictionaryArray(dt, indices, dict)
+}
+
+// newColumnDict returns an encoder for columns of type dt, or nil for
+// types it does not handle (those are left to arrow-go's encoders). Only
+// types whose Parquet physical values are their Arrow values are handled.
+func newColumnDict(dt arrow.DataType, limit int64, rowGroup int) columnDict {
+	d := newColumnDictOf(dt, limit)
+	if d != nil {
+		d.rowState().rowGroup = rowGroup
+	}
+	return d
+}
+
+func newColumnDictOf(dt arrow.DataType, limit int64) columnDict {
+	switch dt := dt.(type) {
+	case *arrow.StringType, *arrow.LargeStringType:
+		return newByteDict(arrow.BinaryTypes.String, limit)
+	case *arrow.BinaryType, *arrow.LargeBinaryType:
+		return newByteDict(arrow.BinaryTypes.Binary, limit)
+	case *arrow.Int64Type, *arrow.Time64Type:
+		return newFixedDict[int64](arrow.PrimitiveTypes.Int64, limit)
+	case *arrow.TimestampType:
+		if dt.Unit != arrow.Second { // seconds are written as milliseconds
+			return newFixedDict[int64](arrow.PrimitiveTypes.Int64, limit)
+		}
+	case *arrow.Int32Type, *arrow.Date32Type:
+		return newFixedDict[int32](arrow.PrimitiveTypes.Int32, limit)
+	}
+	return nil
+}
+
+// allPresent returns n definition levels of 1.
+func (c *parquetColumn) allPresent(n int) []int16 {
+	if len(c.ones) < n {
+		c.ones = make([]int16, n)
+		for i := range c.ones {
+			c.ones[i] = 1
+		}
+	}
+	return c.ones[:n]
+}
+
+// byteDict is the columnDict of string and binary columns.
 type byteDict struct {
+	dictRows
 	valueType arrow.DataType // of the dictionary: string or binary
-	limit     int64          // dictionary page size limit
-	size      int64          // dictionary page size so far (4+len per value)
-	table     []dictSlot     // open addressing, power-of-two size
+	table     []dictSlot     // values of 8 bytes or more, by maphash
+	short     []shortSlot    // values of up to 7 bytes, by their bytes
+	shortN    int            // entries in short
+	shift     uint           // 64 - log2(len(short))
 	data      []byte         // distinct values, concatenated
 	offsets   []int32        // len(distinct)+1
-	idx       []int32        // per row
-	def       []int16        // per row: 1 value, 0 null
-	nulls     int
-	pending   []arrow.Array // the row group's arrays, until it is written
+}
+
+// shortSlot holds a value of up to 7 bytes packed with its length.
+type shortSlot struct {
+	key uint64 // bytes, little-endian, and (length+1)<<56; 0 means empty
+	id  int32
 }
 
 type dictSlot struct {
-	hash uint32 // high bits of the hash, 0 for an empty slot's hash too
+	hash uint32 // high bits of the value's hash
 	id   int32  // value index + 1; 0 means empty
 }
 
 var dictSeed = maphash.MakeSeed()
 
-// newByteDict returns an encoder for columns of type dt, or nil when dt is
-// not a string or binary type.
-func newByteDict(dt arrow.DataType, limit int64) *byteDict {
-	var vt arrow.DataType
-	switch dt.ID() {
-	case arrow.STRING, arrow.LARGE_STRING:
-		vt = arrow.BinaryTypes.String
-	case arrow.BINARY, arrow.LARGE_BINARY:
-		vt = arrow.BinaryTypes.Binary
-	default:
-		return nil
-	}
-	d := &byteDict{valueType: vt, limit: limit, table: make([]dictSlot, 1024)}
+func newByteDict(vt arrow.DataType, limit int64) *byteDict {
+	d := &byteDict{valueType: vt, table: make([]dictSlot, 1024), short: make([]shortSlot, 1024), shift: 64 - 10}
+	d.limit = limit
 	d.reset()
 	return d
 }
 
-func (d *byteDict) rows() int { return len(d.idx) }
-
-// reset empties the encoder for the next row group.
 func (d *byteDict) reset() {
-	for _, p := range d.pending {
-		p.Release()
-	}
-	d.pending = d.pending[:0]
+	d.resetRows()
 	clear(d.table)
+	clear(d.short)
+	d.shortN = 0
 	d.data = d.data[:0]
 	d.offsets = append(d.offsets[:0], 0)
-	d.idx, d.def, d.nulls, d.size = d.idx[:0], d.def[:0], 0, 0
 }
 
-// add encodes the values of arr, a string or binary array, and keeps arr
-// until the row group is written. It returns false, keeping arr all the
-// same, when the dictionary passes its limit.
 func (d *byteDict) add(arr arrow.Array) bool {
-	arr.Retain()
-	d.pending = append(d.pending, arr)
 	var values []byte
 	if b := arr.Data().Buffers()[2]; b != nil {
 		values = b.Bytes()
@@ -518,25 +764,41 @@ func addByteValues[T int32 | int64](d *byteDict, arr arrow.Array, values []byte,
 	n := arr.Len()
 	nulls := arr.NullN() > 0
 	bits, bitOff := arr.NullBitmapBytes(), arr.Data().Offset()
+	d.reserve(n, d.rowGroup)
 	for i := 0; i < n; i++ {
 		if nulls && !bitutil.BitIsSet(bits, bitOff+i) {
+			d.nulls = append(d.nulls, int32(len(d.idx)))
 			d.idx = append(d.idx, 0)
-			d.def = append(d.def, 0)
-			d.nulls++
 			continue
 		}
-		id, ok := d.insert(values[offsets[i]:offsets[i+1]])
+		start, end := int(offsets[i]), int(offsets[i+1])
+		var id int32
+		var ok bool
+		if l := end - start; l < 8 {
+			// Load the value as one word where the buffer allows.
+			var key uint64
+			if start+8 <= len(values) {
+				key = binary.LittleEndian.Uint64(values[start:]) & (1<<(8*l) - 1)
+			} else {
+				for j, c := range values[start:end] {
+					key |= uint64(c) << (8 * j)
+				}
+			}
+			id, ok = d.insertShort(key|uint64(l+1)<<56, values[start:end])
+		} else {
+			id, ok = d.insert(values[start:end])
+		}
 		if !ok {
 			return false
 		}
 		d.idx = append(d.idx, id)
-		d.def = append(d.def, 1)
+		d.raw += int64(end-start) + 4
 	}
 	return true
 }
 
-// insert returns the index of v, adding it when it is new; false when the
-// dictionary would pass its limit.
+// insert returns the index of v, a value of 8 bytes or more, adding it
+// when it is new; false when the dictionary would pass its limit.
 func (d *byteDict) insert(v []byte) (int32, bool) {
 	h := maphash.Bytes(dictSeed, v)
 	tag := uint32(h >> 32)
@@ -547,22 +809,70 @@ func (d *byteDict) insert(v []byte) (int32, bool) {
 			if d.size+int64(len(v))+4 > d.limit || len(d.data)+len(v) > math.MaxInt32 {
 				return 0, false
 			}
-			id := int32(len(d.offsets) - 1)
-			d.data = append(d.data, v...)
-			d.offsets = append(d.offsets, int32(len(d.data)))
-			d.size += int64(len(v)) + 4
+			id := d.appendValue(v)
 			d.table[p] = dictSlot{hash: tag, id: id + 1}
-			if int(id+1)*2 > len(d.table) {
+			if (int(id)+1-d.shortN)*2 > len(d.table) {
 				d.grow()
 			}
 			return id, true
 		}
 		if s.hash == tag {
-			lo, hi := d.offsets[s.id-1], d.offsets[s.id]
-			if bytes.Equal(d.data[lo:hi], v) {
+			if bytes.Equal(d.data[d.offsets[s.id-1]:d.offsets[s.id]], v) {
 				return s.id - 1, true
 			}
 		}
+	}
+}
+
+// appendValue adds v to the distinct values and returns its index.
+func (d *byteDict) appendValue(v []byte) int32 {
+	id := int32(len(d.offsets) - 1)
+	d.data = append(d.data, v...)
+	d.offsets = append(d.offsets, int32(len(d.data)))
+	d.size += int64(len(v)) + 4
+	return id
+}
+
+// insertShort is insert for values v of up to 7 bytes, which are compared
+// and hashed as one integer: key holds the bytes, little-endian, and
+// len(v)+1 in its top byte, so that it is never 0.
+func (d *byteDict) insertShort(key uint64, v []byte) (int32, bool) {
+	mask := uint64(len(d.short) - 1)
+	for p := (key * 0x9E3779B97F4A7C15) >> d.shift; ; p = (p + 1) & mask {
+		s := d.short[p]
+		if s.key == key {
+			return s.id, true
+		}
+		if s.key == 0 {
+			if d.size+int64(len(v))+4 > d.limit {
+				return 0, false
+			}
+			id := d.appendValue(v)
+			d.short[p] = shortSlot{key: key, id: id}
+			d.shortN++
+			if d.shortN*2 > len(d.short) {
+				d.growShort()
+			}
+			return id, true
+		}
+	}
+}
+
+// growShort doubles the table of short values.
+func (d *byteDict) growShort() {
+	old := d.short
+	d.short = make([]shortSlot, 2*len(old))
+	d.shift--
+	mask := uint64(len(d.short) - 1)
+	for _, s := range old {
+		if s.key == 0 {
+			continue
+		}
+		p := (s.key * 0x9E3779B97F4A7C15) >> d.shift
+		for d.short[p].key != 0 {
+			p = (p + 1) & mask
+		}
+		d.short[p] = s
 	}
 }
 
@@ -575,8 +885,7 @@ func (d *byteDict) grow() {
 		if s.id == 0 {
 			continue
 		}
-		v := d.data[d.offsets[s.id-1]:d.offsets[s.id]]
-		p := maphash.Bytes(dictSeed, v) & mask
+		p := maphash.Bytes(dictSeed, d.data[d.offsets[s.id-1]:d.offsets[s.id]]) & mask
 		for d.table[p].id != 0 {
 			p = (p + 1) & mask
 		}
@@ -584,32 +893,135 @@ func (d *byteDict) grow() {
 	}
 }
 
-// array returns the row group's values as a dictionary array over the
-// encoder's buffers, which stay valid until reset.
-func (d *byteDict) array() arrow.Array {
-	nDict := len(d.offsets) - 1
-	dictData := array.NewData(d.valueType, nDict, []*memory.Buffer{nil,
-		memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(d.offsets)), memory.NewBufferBytes(d.data)}, nil, 0, 0)
-	defer dictData.Release()
-	dict := array.MakeFromData(dictData)
-	defer dict.Release()
-	var validity *memory.Buffer
-	if d.nulls > 0 {
-		bits := make([]byte, bitutil.BytesForBits(int64(len(d.def))))
-		for i, l := range d.def {
-			if l != 0 {
-				bitutil.SetBit(bits, i)
-			}
+func (d *byteDict) plainRows(from, to int) arrow.Array {
+	offsets := make([]int32, 1, to-from+1)
+	var data []byte
+	for _, id := range d.idx[from:to] {
+		// Null rows hold index 0, whose value is harmless filler; an empty
+		// dictionary only has null rows.
+		if len(d.offsets) > 1 {
+			data = append(data, d.data[d.offsets[id]:d.offsets[id+1]]...)
 		}
-		validity = memory.NewBufferBytes(bits)
+		offsets = append(offsets, int32(len(data)))
 	}
-	idxData := array.NewData(arrow.PrimitiveTypes.Int32, len(d.idx), []*memory.Buffer{validity,
-		memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(d.idx))}, nil, d.nulls, 0)
-	defer idxData.Release()
-	indices := array.MakeFromData(idxData)
-	defer indices.Release()
-	dt := &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: d.valueType}
-	return array.NewDictionaryArray(dt, indices, dict)
+	valid, nulls := d.validity(from, to)
+	values := array.NewData(d.valueType, to-from, []*memory.Buffer{valid,
+		memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(offsets)), memory.NewBufferBytes(data)}, nil, nulls, 0)
+	defer values.Release()
+	return array.MakeFromData(values)
+}
+
+func (d *byteDict) array() *array.Dictionary {
+	values := array.NewData(d.valueType, len(d.offsets)-1, []*memory.Buffer{nil,
+		memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(d.offsets)), memory.NewBufferBytes(d.data)}, nil, 0, 0)
+	defer values.Release()
+	return dictionaryOf(d.indices(), values)
+}
+
+// fixedDict is the columnDict of 32- and 64-bit integer columns (and the
+// time types stored as such).
+type fixedDict[T int32 | int64] struct {
+	dictRows
+	valueType arrow.DataType // Int32 or Int64
+	shift     uint           // 64 - log2(len(table))
+	table     []int32        // value index + 1; 0 means empty
+	values    []T            // distinct values
+}
+
+func newFixedDict[T int32 | int64](vt arrow.DataType, limit int64) *fixedDict[T] {
+	d := &fixedDict[T]{valueType: vt, table: make([]int32, 1024), shift: 64 - 10}
+	d.limit = limit
+	d.reset()
+	return d
+}
+
+func (d *fixedDict[T]) reset() {
+	d.resetRows()
+	clear(d.table)
+	d.values = d.values[:0]
+}
+
+func (d *fixedDict[T]) add(arr arrow.Array) bool {
+	n := arr.Len()
+	if n == 0 {
+		return true
+	}
+	off := arr.Data().Offset()
+	vals := arrow.GetData[T](arr.Data().Buffers()[1].Bytes())[off : off+n]
+	nulls := arr.NullN() > 0
+	bits := arr.NullBitmapBytes()
+	width := int64(unsafe.Sizeof(T(0)))
+	nullsBefore := len(d.nulls)
+	d.reserve(n, d.rowGroup)
+	for i, v := range vals {
+		if nulls && !bitutil.BitIsSet(bits, off+i) {
+			d.nulls = append(d.nulls, int32(len(d.idx)))
+			d.idx = append(d.idx, 0)
+			continue
+		}
+		h := uint64(v) * 0x9E3779B97F4A7C15
+		p := h >> d.shift
+		mask := uint64(len(d.table) - 1)
+		var id int32
+		for {
+			e := d.table[p]
+			if e == 0 {
+				if d.size+width > d.limit {
+					return false
+				}
+				id = int32(len(d.values))
+				d.values = append(d.values, v)
+				d.size += width
+				d.table[p] = id + 1
+				if len(d.values)*2 > len(d.table) {
+					d.grow()
+				}
+				break
+			}
+			if d.values[e-1] == v {
+				id = e - 1
+				break
+			}
+			p = (p + 1) & mask
+		}
+		d.idx = append(d.idx, id)
+	}
+	d.raw += int64(n-(len(d.nulls)-nullsBefore)) * width
+	return true
+}
+
+// grow doubles the table.
+func (d *fixedDict[T]) grow() {
+	d.table = make([]int32, 2*len(d.table))
+	d.shift--
+	mask := uint64(len(d.table) - 1)
+	for i, v := range d.values {
+		p := (uint64(v) * 0x9E3779B97F4A7C15) >> d.shift
+		for d.table[p] != 0 {
+			p = (p + 1) & mask
+		}
+		d.table[p] = int32(i + 1)
+	}
+}
+
+func (d *fixedDict[T]) plainRows(from, to int) arrow.Array {
+	out := make([]T, to-from)
+	if len(d.values) > 0 {
+		for i, id := range d.idx[from:to] {
+			out[i] = d.values[id]
+		}
+	}
+	valid, nulls := d.validity(from, to)
+	values := array.NewData(d.valueType, to-from, []*memory.Buffer{valid, memory.NewBufferBytes(arrow.GetBytes(out))}, nil, nulls, 0)
+	defer values.Release()
+	return array.MakeFromData(values)
+}
+
+func (d *fixedDict[T]) array() *array.Dictionary {
+	values := array.NewData(d.valueType, len(d.values), []*memory.Buffer{nil,
+		memory.NewBufferBytes(arrow.GetBytes(d.values))}, nil, 0, 0)
+	defer values.Release()
+	return dictionaryOf(d.indices(), values)
 }
 
 // Commit finishes the last row group, writes the footer and renames the
@@ -636,7 +1048,7 @@ func (s *ParquetSink) Commit(ctx context.Context) error {
 // finish closes the row group and the Parquet writer, which writes the
 // footer into the output buffer.
 func (s *ParquetSink) finish() (err error) {
-	defer recoverTo(&err, "parquet encoder")
+	defer recoverEncoder(&err, "parquet encoder")
 	if s.nested != nil {
 		err = s.nested.Close()
 		s.nested = nil

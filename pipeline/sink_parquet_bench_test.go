@@ -14,9 +14,9 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 )
 
-// flightsBatches reads a Parquet file into batches of batchRows rows, as a
+// skFlightsBatches reads a Parquet file into batches of batchRows rows, as a
 // CSV or Parquet source would deliver them.
-func flightsBatches(tb testing.TB, path string, batchRows int64) ([]arrow.RecordBatch, int64) {
+func skFlightsBatches(tb testing.TB, path string, batchRows int64) ([]arrow.RecordBatch, int64) {
 	tb.Helper()
 	f, err := os.Open(path)
 	if err != nil {
@@ -31,7 +31,7 @@ func flightsBatches(tb testing.TB, path string, batchRows int64) ([]arrow.Record
 	var size int64
 	for i := 0; i < int(tbl.NumCols()); i++ {
 		for _, c := range tbl.Column(i).Data().Chunks() {
-			size += dataBytes(c.Data())
+			size += skDataBytes(c.Data())
 		}
 	}
 	tr := array.NewTableReader(tbl, batchRows)
@@ -50,8 +50,8 @@ func flightsBatches(tb testing.TB, path string, batchRows int64) ([]arrow.Record
 	return out, size
 }
 
-// dataBytes is the size of an array's buffers.
-func dataBytes(d arrow.ArrayData) int64 {
+// skDataBytes is the size of an array's buffers.
+func skDataBytes(d arrow.ArrayData) int64 {
 	var n int64
 	for _, b := range d.Buffers() {
 		if b != nil {
@@ -59,7 +59,7 @@ func dataBytes(d arrow.ArrayData) int64 {
 		}
 	}
 	for _, c := range d.Children() {
-		n += dataBytes(c)
+		n += skDataBytes(c)
 	}
 	return n
 }
@@ -70,7 +70,7 @@ func dataBytes(d arrow.ArrayData) int64 {
 //
 //	go test ./pipeline -run '^$' -bench ParquetSinkFlights -benchtime 5x
 func BenchmarkParquetSinkFlights(b *testing.B) {
-	batches, size := flightsBatches(b, "/work/shared/data/flights-3m.parquet", 65536)
+	batches, size := skFlightsBatches(b, "/work/shared/data/flights-3m.parquet", 65536)
 	var rows int64
 	for _, r := range batches {
 		rows += r.NumRows()

@@ -29,8 +29,12 @@ import (
 //     ("Z", "+02:00"); text without a zone is read in the column's zone
 //     (UTC when it has none);
 //   - timestamp, date32 and date64 → string write "2006-01-02 15:04:05",
-//     a fraction only when it is not zero, and the offset ("Z", "+02:00")
-//     when the type has a zone; dates write "2006-01-02".
+//     a fraction only when it is not zero (without trailing zeros), and the
+//     offset ("Z", "+02:00") when the type has a zone; dates write
+//     "2006-01-02" (the CSV sink's forms);
+//   - numbers and bools → string write integers in decimal, floats in
+//     the shortest form that reads back the same (strconv 'g', -1), and
+//     bools as true and false.
 //
 // Binding fails with ErrSchema when the column is missing or when no
 // conversion exists between the two types. Casting to the column's own type
@@ -57,6 +61,7 @@ const (
 	castParseDate
 	castParseTimestamp
 	castFormatTime
+	castFormatNumber
 )
 
 func (s *castStage) Bind(mem memory.Allocator, in *arrow.Schema) (Step, error) {
@@ -89,6 +94,8 @@ func (s *castStage) Bind(mem memory.Allocator, in *arrow.Schema) (Step, error) {
 				return nil, err
 			}
 		}
+	case isString(s.to) && isNumberOrBool(from):
+		st.kind = castFormatNumber
 	case compute.CanCast(from, s.to):
 		st.kind = castCompute
 	default:
@@ -129,7 +136,7 @@ func (s *castStep) Apply(ctx context.Context, in arrow.RecordBatch) (arrow.Recor
 		out, err = s.castCompute(ctx, col)
 	case castParseDate, castParseTimestamp:
 		out, err = s.parse(col.(stringValues))
-	case castFormatTime:
+	case castFormatTime, castFormatNumber:
 		out = s.format(col)
 	}
 	if err != nil {
@@ -179,6 +186,15 @@ func (s *castStep) castCompute(ctx context.Context, col arrow.Array) (arrow.Arra
 func (s *castStep) parseError(row int, value string, cause error) error {
 	return &ParseError{Source: "cast", Row: int64(row) + 1, Offset: -1, Column: s.name, Value: clip(value),
 		Err: fmt.Errorf("cannot convert %s to %s: %w", s.from, s.to, cause)}
+}
+
+func isNumberOrBool(dt arrow.DataType) bool {
+	switch dt.ID() {
+	case arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64, arrow.UINT8, arrow.UINT16, arrow.UINT32, arrow.UINT64,
+		arrow.FLOAT32, arrow.FLOAT64, arrow.BOOL:
+		return true
+	}
+	return false
 }
 
 // stringValues is implemented by *array.String and *array.LargeString.
@@ -260,6 +276,28 @@ func (s *castStep) format(col arrow.Array) arrow.Array {
 			continue
 		}
 		switch c := col.(type) {
+		case *array.Int8:
+			buf = strconv.AppendInt(buf[:0], int64(c.Value(i)), 10)
+		case *array.Int16:
+			buf = strconv.AppendInt(buf[:0], int64(c.Value(i)), 10)
+		case *array.Int32:
+			buf = strconv.AppendInt(buf[:0], int64(c.Value(i)), 10)
+		case *array.Int64:
+			buf = strconv.AppendInt(buf[:0], c.Value(i), 10)
+		case *array.Uint8:
+			buf = strconv.AppendUint(buf[:0], uint64(c.Value(i)), 10)
+		case *array.Uint16:
+			buf = strconv.AppendUint(buf[:0], uint64(c.Value(i)), 10)
+		case *array.Uint32:
+			buf = strconv.AppendUint(buf[:0], uint64(c.Value(i)), 10)
+		case *array.Uint64:
+			buf = strconv.AppendUint(buf[:0], c.Value(i), 10)
+		case *array.Float32:
+			buf = strconv.AppendFloat(buf[:0], float64(c.Value(i)), 'g', -1, 32)
+		case *array.Float64:
+			buf = strconv.AppendFloat(buf[:0], c.Value(i), 'g', -1, 64)
+		case *array.Boolean:
+			buf = strconv.AppendBool(buf[:0], c.Value(i))
 		case *array.Date32:
 			buf = time.Unix(int64(c.Value(i))*86400, 0).UTC().AppendFormat(buf[:0], time.DateOnly)
 		case *array.Date64:
@@ -274,8 +312,9 @@ func (s *castStep) format(col arrow.Array) arrow.Array {
 }
 
 // appendTimestamp writes a timestamp of unit in Kiln's text form:
-// "2006-01-02 15:04:05", the fraction (as many digits as the unit has) when
-// it is not zero, and for a zoned type (loc not nil) its offset.
+// "2006-01-02 15:04:05", then the fraction when it is not zero (at most the
+// unit's digits, no trailing zeros), then for a zoned type (loc not nil) its
+// offset.
 func appendTimestamp(buf []byte, v int64, unit arrow.TimeUnit, loc *time.Location) []byte {
 	var t time.Time
 	digits := 0
@@ -295,10 +334,13 @@ func appendTimestamp(buf []byte, v int64, unit arrow.TimeUnit, loc *time.Locatio
 		t = t.In(loc)
 	}
 	buf = t.AppendFormat(buf, time.DateTime)
-	if ns := t.Nanosecond(); ns != 0 {
-		frac := strconv.AppendInt(nil, int64(ns)+1e9, 10)[1:] // nine digits, zero-padded
+	if ns := t.Nanosecond(); ns != 0 && digits > 0 {
+		frac := strconv.AppendInt(nil, int64(ns)+1e9, 10)[1 : 1+digits] // zero-padded, cut to the unit
+		for frac[len(frac)-1] == '0' {
+			frac = frac[:len(frac)-1]
+		}
 		buf = append(buf, '.')
-		buf = append(buf, frac[:digits]...)
+		buf = append(buf, frac...)
 	}
 	if loc != nil {
 		buf = t.AppendFormat(buf, "Z07:00")

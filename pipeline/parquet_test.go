@@ -1,0 +1,366 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/compress"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/google/go-cmp/cmp"
+)
+
+// pqWriteTable writes tbl to path in row groups of rowGroup rows.
+func pqWriteTable(t testing.TB, path string, tbl arrow.Table, rowGroup int64, storeSchema bool) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	arrProps := pqarrow.DefaultWriterProps()
+	if storeSchema {
+		arrProps = pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema())
+	}
+	props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Zstd))
+	if err := pqarrow.WriteTable(tbl, f, rowGroup, props, arrProps); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// pqWriteBatches writes batches of one schema to a Parquet file.
+func pqWriteBatches(t testing.TB, path string, recs ...arrow.RecordBatch) {
+	t.Helper()
+	tbl := array.NewTableFromRecords(recs[0].Schema(), recs)
+	defer tbl.Release()
+	pqWriteTable(t, path, tbl, 1<<20, true)
+}
+
+// flightsParquet writes testdata/flights-200k.arrow as Parquet with row
+// groups of 30,000 rows (seven row groups, the last one short).
+func flightsParquet(t testing.TB) (string, arrow.Table) {
+	t.Helper()
+	tbl := readFlightsArrow(t, memory.DefaultAllocator)
+	path := filepath.Join(t.TempDir(), "flights.parquet")
+	pqWriteTable(t, path, tbl, 30000, false)
+	return path, tbl
+}
+
+func TestParquetRoundTrip(t *testing.T) {
+	path, tbl := flightsParquet(t)
+	want := tableRows(t, tbl)
+	tests := []struct {
+		name string
+		opts ParquetOptions
+	}{
+		{"defaults", ParquetOptions{}},
+		{"one worker", ParquetOptions{Parallelism: 1}},
+		{"more workers than row groups", ParquetOptions{Parallelism: 16}},
+		{"small batches", ParquetOptions{Parallelism: 3, BatchRows: 4096}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.opts.Allocator = checkedAlloc(t)
+			src := Parquet(path, tc.opts)
+			schema, err := src.Schema(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(fieldList(tbl.Schema()), fieldList(schema)); diff != "" {
+				t.Errorf("schema (-want +got):\n%s", diff)
+			}
+			recs := mustRead(t, src)
+			batch := int64(tc.opts.BatchRows)
+			if batch == 0 {
+				batch = 65536
+			}
+			for _, r := range recs {
+				if r.NumRows() > batch || !r.Schema().Equal(schema) {
+					t.Fatalf("batch of %d rows with schema %v", r.NumRows(), r.Schema())
+				}
+			}
+			if diff := diffRows(want, textRows(recs)); diff != "" {
+				t.Errorf("rows (-want +got):\n%s", diff)
+			}
+			if src.TotalBytes() <= 0 || src.BytesRead() <= 0 || src.BytesRead() > src.TotalBytes() {
+				t.Errorf("BytesRead %d, TotalBytes %d", src.BytesRead(), src.TotalBytes())
+			}
+		})
+	}
+}
+
+func TestParquetBatchesInRowGroupOrder(t *testing.T) {
+	path, _ := flightsParquet(t)
+	recs := mustRead(t, Parquet(path, ParquetOptions{Allocator: checkedAlloc(t), Parallelism: 4, BatchRows: 20000}))
+	// Row groups of 30,000 rows in batches of at most 20,000: 20,000 then
+	// 10,000 per row group, and the last row group (20,000 rows) whole.
+	want := []int64{20000, 10000, 20000, 10000, 20000, 10000, 20000, 10000, 20000, 10000, 20000, 10000, 20000}
+	if diff := cmp.Diff(want, batchSizes(recs)); diff != "" {
+		t.Errorf("batch sizes (-want +got):\n%s", diff)
+	}
+}
+
+func TestParquetColumns(t *testing.T) {
+	path, tbl := flightsParquet(t)
+	mem := checkedAlloc(t)
+	src := Parquet(path, ParquetOptions{Columns: []string{"time", "delay"}, Allocator: mem, BatchRows: 50000})
+	schema, err := src.Schema(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"time float32 nullable", "delay int16 nullable"}, fieldList(schema)); diff != "" {
+		t.Errorf("schema (-want +got):\n%s", diff)
+	}
+	got := textRows(mustRead(t, src))
+	all := tableRows(t, tbl)
+	idx := map[string]int{}
+	for i, f := range tbl.Schema().Fields() {
+		idx[f.Name] = i
+	}
+	want := make([][]string, len(all))
+	for i, r := range all {
+		want[i] = []string{r[idx["time"]], r[idx["delay"]]}
+	}
+	if diff := diffRows(want, got); diff != "" {
+		t.Errorf("rows (-want +got):\n%s", diff)
+	}
+}
+
+func TestParquetErrors(t *testing.T) {
+	path, _ := flightsParquet(t)
+	gz := filepath.Join(t.TempDir(), "flights.parquet.gz")
+	if err := os.WriteFile(gz, []byte("not really gzip"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		path    string
+		opts    ParquetOptions
+		is      error    // errors.Is target, if any
+		message []string // substrings of the message
+	}{
+		{"unknown column", path, ParquetOptions{Columns: []string{"delay", "nope"}}, ErrSchema,
+			[]string{`no column "nope"`, `"delay", "distance", "time"`}},
+		{"column twice", path, ParquetOptions{Columns: []string{"delay", "delay"}}, nil, []string{`"delay" is listed twice`}},
+		{"compressed", gz, ParquetOptions{}, nil, []string{"decompress the file first"}},
+		{"not parquet", "../testdata/iris.csv", ParquetOptions{}, nil, []string{"not a readable Parquet file"}},
+		{"missing", filepath.Join(t.TempDir(), "nope.parquet"), ParquetOptions{}, fs.ErrNotExist, nil},
+		{"directory", t.TempDir(), ParquetOptions{}, nil, []string{"is a directory"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.opts.Allocator = checkedAlloc(t)
+			src := Parquet(tc.path, tc.opts)
+			_, serr := src.Schema(context.Background())
+			_, berr := readSource(t, src)
+			for _, err := range []error{serr, berr} {
+				if err == nil {
+					t.Fatal("no error")
+				}
+				if tc.is != nil && !errors.Is(err, tc.is) {
+					t.Errorf("error %v, want one wrapping %v", err, tc.is)
+				}
+				for _, m := range tc.message {
+					if !strings.Contains(err.Error(), m) {
+						t.Errorf("error %q does not say %q", err, m)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestParquetEarlyBreakAndCancel(t *testing.T) {
+	path, _ := flightsParquet(t)
+	for _, par := range []int{1, 2, 8} {
+		mem := checkedAlloc(t)
+		src := Parquet(path, ParquetOptions{Allocator: mem, Parallelism: par, BatchRows: 5000})
+		n := 0
+		for rec, err := range src.Batches(context.Background()) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec.Release()
+			if n++; n == 3 {
+				break
+			}
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		n = 0
+		var last error
+		for rec, err := range src.Batches(ctx) {
+			if err != nil {
+				last = err
+				break
+			}
+			rec.Release()
+			if n++; n == 2 {
+				cancel()
+			}
+		}
+		if n != 2 || !errors.Is(last, context.Canceled) {
+			t.Errorf("parallelism %d: %d batches after cancel, error %v; want 2 and context.Canceled", par, n, last)
+		}
+		mem.AssertSize(t, 0)
+	}
+}
+
+// TestParquetTypes checks how column types come back: strings (which the
+// writer dictionary-encodes) as plain strings, a dictionary column as
+// dictionary only when the file stores the Arrow schema, and timestamps,
+// dates, booleans and nulls as written.
+func TestParquetTypes(t *testing.T) {
+	mem := checkedAlloc(t)
+	tsUTC := &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
+	dict := &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: arrow.BinaryTypes.String}
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "s", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "d", Type: dict, Nullable: true},
+		{Name: "ts", Type: tsUTC, Nullable: true},
+		{Name: "naive", Type: &arrow.TimestampType{Unit: arrow.Microsecond}, Nullable: true},
+		{Name: "day", Type: arrow.FixedWidthTypes.Date32, Nullable: true},
+		{Name: "ok", Type: arrow.FixedWidthTypes.Boolean, Nullable: false},
+		{Name: "big", Type: arrow.BinaryTypes.LargeString, Nullable: true},
+	}, nil)
+	b := array.NewRecordBuilder(mem, schema)
+	defer b.Release()
+	for i := range 6 {
+		word := []string{"ORD", "SFO", "ORD"}[i%3]
+		if i == 4 {
+			b.Field(0).AppendNull()
+			b.Field(1).AppendNull()
+			b.Field(2).AppendNull()
+			b.Field(3).AppendNull()
+			b.Field(4).AppendNull()
+			b.Field(6).AppendNull()
+		} else {
+			b.Field(0).(*array.StringBuilder).Append(word)
+			if err := b.Field(1).(*array.BinaryDictionaryBuilder).AppendString(word); err != nil {
+				t.Fatal(err)
+			}
+			b.Field(2).(*array.TimestampBuilder).Append(arrow.Timestamp(int64(i) * 3600e6))
+			b.Field(3).(*array.TimestampBuilder).Append(arrow.Timestamp(int64(i) * 60e6))
+			b.Field(4).(*array.Date32Builder).Append(arrow.Date32(11323 + i))
+			b.Field(6).(*array.LargeStringBuilder).Append(word + "!")
+		}
+		b.Field(5).(*array.BooleanBuilder).Append(i%2 == 0)
+	}
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+	wantRows := textRows([]arrow.RecordBatch{rec})
+	tbl := array.NewTableFromRecords(schema, []arrow.RecordBatch{rec})
+	defer tbl.Release()
+
+	tests := []struct {
+		name        string
+		storeSchema bool
+		want        []string
+	}{
+		{"arrow schema stored", true, []string{
+			"s utf8 nullable", "d dictionary<values=utf8, indices=int32, ordered=false> nullable",
+			"ts timestamp[us, tz=UTC] nullable", "naive timestamp[us] nullable", "day date32 nullable",
+			"ok bool", "big large_utf8 nullable"}},
+		{"no arrow schema", false, []string{
+			"s utf8 nullable", "d utf8 nullable",
+			"ts timestamp[us, tz=UTC] nullable", "naive timestamp[us] nullable", "day date32 nullable",
+			"ok bool", "big utf8 nullable"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "types.parquet")
+			pqWriteTable(t, path, tbl, 4, tc.storeSchema)
+			src := Parquet(path, ParquetOptions{Allocator: mem})
+			schema, err := src.Schema(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, fieldList(schema)); diff != "" {
+				t.Errorf("schema (-want +got):\n%s", diff)
+			}
+			recs := mustRead(t, src)
+			if diff := cmp.Diff([]int64{4, 2}, batchSizes(recs)); diff != "" {
+				t.Errorf("batch sizes (-want +got):\n%s", diff)
+			}
+			for _, r := range recs {
+				for _, f := range r.Schema().Fields() {
+					if f.HasMetadata() {
+						t.Errorf("field %q keeps metadata %v", f.Name, f.Metadata)
+					}
+				}
+			}
+			if diff := diffRows(wantRows, textRows(recs)); diff != "" {
+				t.Errorf("rows (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestParquetFlights3M reads the real 3-million-row file when it is present
+// and checks its schema (the date column is a naive timestamp; Polars wrote
+// the strings as large_string) and row count.
+func TestParquetFlights3M(t *testing.T) {
+	if _, err := os.Stat(flights3M); err != nil {
+		t.Skipf("%s not present", flights3M)
+	}
+	if testing.Short() {
+		t.Skip("reads 3M rows")
+	}
+	src := Parquet(flights3M, ParquetOptions{Allocator: checkedAlloc(t), Columns: []string{"date", "origin"}})
+	schema, err := src.Schema(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"date timestamp[us] nullable", "origin large_utf8 nullable"}, fieldList(schema)); diff != "" {
+		t.Errorf("schema (-want +got):\n%s", diff)
+	}
+	var rows int64
+	for rec, err := range src.Batches(context.Background()) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows += rec.NumRows()
+		rec.Release()
+	}
+	if rows != 3000000 {
+		t.Errorf("%d rows, want 3,000,000", rows)
+	}
+}
+
+// TestParquetMatchesCSV reads the 20,000 flights of testdata as Parquet and
+// as CSV and expects the same schema and rows.
+func TestParquetMatchesCSV(t *testing.T) {
+	mem := checkedAlloc(t)
+	pq := Parquet("../testdata/flights-20k.parquet", ParquetOptions{Allocator: mem, BatchRows: 3000})
+	csv := CSV("../testdata/flights-20k.csv", CSVOptions{Allocator: mem})
+	pqSchema, err := pq.Schema(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	csvSchema, err := csv.Schema(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"date timestamp[us] nullable", "delay int64 nullable", "distance int64 nullable",
+		"origin utf8 nullable", "destination utf8 nullable"}
+	if diff := cmp.Diff(want, fieldList(pqSchema)); diff != "" {
+		t.Errorf("Parquet schema (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(fieldList(csvSchema), fieldList(pqSchema)); diff != "" {
+		t.Errorf("Parquet and CSV schemas differ (-csv +parquet):\n%s", diff)
+	}
+	pqRows := textRows(mustRead(t, pq))
+	if len(pqRows) != 20000 {
+		t.Fatalf("%d rows, want 20,000", len(pqRows))
+	}
+	if diff := diffRows(textRows(mustRead(t, csv)), pqRows); diff != "" {
+		t.Errorf("rows (-csv +parquet):\n%s", diff)
+	}
+}
