@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"math"
 	"reflect"
 	"runtime/debug"
 	"strings"
@@ -253,7 +254,7 @@ type deriveStep[R Value] struct {
 func (s *deriveStep[R]) Schema() *arrow.Schema { return s.schema }
 
 // deriveChunk bounds the scratch space of results that are not written to
-// Arrow memory directly (bool, string, time.Time).
+// Arrow memory directly (bool, string, time.Time). A multiple of 64.
 const deriveChunk = 4096
 
 func (s *deriveStep[R]) Apply(ctx context.Context, in arrow.RecordBatch) (rec arrow.RecordBatch, err error) {
@@ -321,27 +322,69 @@ func (s *deriveStep[R]) Apply(ctx context.Context, in arrow.RecordBatch) (rec ar
 			}
 		}
 		out = newFixedArray(s.mem, dt, n, buf, valid)
-	default:
-		bld := array.NewBuilder(s.mem, dt)
-		defer bld.Release()
-		bld.Reserve(n)
+	case kindBool:
+		// Results are packed straight into the values bitmap.
+		buf := memory.NewResizableBuffer(s.mem)
+		defer buf.Release()
+		buf.Resize(words(n) * 8)
+		bm := arrow.GetData[uint64](buf.Bytes())
+		clear(bm)
 		chunk := make([]R, min(n, deriveChunk))
 		for lo := 0; lo < n; lo += deriveChunk {
 			part := chunk[:min(deriveChunk, n-lo)]
-			s.stage.loop(cols, valid, lo, part, &row)
+			s.stage.loop(cols, valid, lo, part, &row) // null rows get false
 			for k := range part {
 				i := lo + k
-				switch {
-				case valid != nil && valid[i/64]&(1<<(i%64)) == 0:
-					bld.AppendNull()
-				case s.stage.out == kindBool:
-					bld.(*array.BooleanBuilder).UnsafeAppend(*(*bool)(unsafe.Pointer(&part[k])))
-				default:
-					bld.(*array.StringBuilder).Append(*(*string)(unsafe.Pointer(&part[k])))
-				}
+				bm[i/64] |= b2u(*(*bool)(unsafe.Pointer(&part[k]))) << (i % 64)
 			}
 		}
-		out = bld.NewArray()
+		buf.Resize((n + 7) / 8)
+		out = newFixedArray(s.mem, dt, n, buf, valid)
+	default:
+		// Strings: offsets and bytes appended a chunk at a time.
+		offBuf := memory.NewResizableBuffer(s.mem)
+		defer offBuf.Release()
+		offBuf.Resize((n + 1) * 4)
+		offs := arrow.GetData[int32](offBuf.Bytes())
+		data := memory.NewResizableBuffer(s.mem)
+		defer data.Release()
+		size := 0
+		chunk := make([]R, min(n, deriveChunk))
+		for lo := 0; lo < n; lo += deriveChunk {
+			part := chunk[:min(deriveChunk, n-lo)]
+			s.stage.loop(cols, valid, lo, part, &row) // null rows get ""
+			total := size
+			for k := range part {
+				total += len(*(*string)(unsafe.Pointer(&part[k])))
+			}
+			if total > math.MaxInt32 {
+				return nil, fmt.Errorf("derive %q: more than 2 GiB of strings in one batch", s.stage.name)
+			}
+			if total > data.Cap() {
+				data.Reserve(max(total, 2*data.Cap()))
+			}
+			data.ResizeNoShrink(total)
+			b := data.Bytes()
+			for k := range part {
+				offs[lo+k] = int32(size)
+				size += copy(b[size:], *(*string)(unsafe.Pointer(&part[k])))
+			}
+		}
+		offs[n] = int32(size)
+		var bitmap *memory.Buffer
+		nulls := 0
+		if valid != nil {
+			nulls = n - countBits(valid)
+		}
+		if nulls > 0 {
+			bitmap = memory.NewResizableBuffer(s.mem)
+			defer bitmap.Release()
+			bitmap.Resize((n + 7) / 8)
+			copy(bitmap.Bytes(), arrow.GetBytes(valid))
+		}
+		d := array.NewData(dt, n, []*memory.Buffer{bitmap, offBuf, data}, nil, nulls, 0)
+		defer d.Release()
+		out = array.MakeFromData(d)
 	}
 	defer out.Release()
 	all := append(in.Columns()[:len(in.Columns()):len(in.Columns())], out)

@@ -20,7 +20,9 @@ import (
 
 // Filter keeps the rows for which p is true. Rows where p is false or
 // unknown (a comparison with a null) are dropped. The output has the input's
-// schema; when every row passes, the input's arrays are reused.
+// schema. The predicate is evaluated over the typed arrays into a bitmap;
+// the rows kept are then gathered into new arrays, except when they form one
+// run (all of them, say), which the output shares with the input.
 //
 // Binding fails with ErrSchema when p names a missing column or compares a
 // column with a value of the wrong kind.
@@ -69,7 +71,9 @@ func (s *filterStep) Apply(ctx context.Context, in arrow.RecordBatch) (arrow.Rec
 // unknown is unknown, And is false if any part is false, Or is true if any
 // part is true. Filter keeps only the rows where the predicate is true.
 //
-// Build predicates with Col and combine them with And, Or and Not.
+// Build predicates with Col and combine them with And, Or and Not; the
+// interface cannot be implemented outside this package (use Map for a
+// condition these cannot express).
 type Predicate interface {
 	// String describes the predicate, as in `delay > 60`.
 	String() string
@@ -99,7 +103,9 @@ type evaluator interface {
 //     of the time.Time is compared (its location is ignored); for a column
 //     with one, the instant. A time finer than the column's unit compares
 //     exactly (x > t holds for the column's values after t); Eq, Ne and In
-//     reject such a time.
+//     reject such a time;
+//   - dictionary columns compare their values, as above for the value
+//     type.
 //
 // Any other pairing makes Bind fail with ErrSchema.
 type ColRef struct{ name string }
@@ -355,7 +361,7 @@ func (p *cmpPred) bind(s *arrow.Schema) (evaluator, error) {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s: column %q is %s: %s", ErrSchema, p, p.col, dt, fmt.Sprintf(format, args...))
 	}
-	if p.op == opMatch {
+	if p.op == opMatch && dt.ID() != arrow.DICTIONARY {
 		switch dt.ID() {
 		case arrow.STRING:
 			return &strEval[int32]{col: i, op: opMatch, re: p.re}, nil
@@ -403,6 +409,16 @@ func (p *cmpPred) bind(s *arrow.Schema) (evaluator, error) {
 		return bindTime[int32](i, p, bad, unitDay, false)
 	case arrow.DATE64:
 		return bindTime[int64](i, p, bad, arrow.Millisecond, false)
+	case arrow.DICTIONARY:
+		// Compare the dictionary's values once per batch, then look each
+		// row's index up.
+		vt := dt.(*arrow.DictionaryType).ValueType
+		vs := arrow.NewSchema([]arrow.Field{{Name: p.col, Type: vt, Nullable: true}}, nil)
+		ev, err := p.bind(vs)
+		if err != nil {
+			return nil, err
+		}
+		return &dictEval{col: i, values: vs, ev: ev}, nil
 	}
 	return nil, bad("comparisons are not supported on this type")
 }
@@ -843,6 +859,35 @@ func (e *strEval[O]) eval(rec arrow.RecordBatch, n int, t, f []uint64) {
 	applyValidity(arr, n, t, f)
 }
 
+// dictEval evaluates a comparison on a dictionary column: ev compares the
+// dictionary's values (a batch of schema values), and each row takes the
+// result of its index.
+type dictEval struct {
+	col    int
+	values *arrow.Schema
+	ev     evaluator
+}
+
+func (e *dictEval) eval(rec arrow.RecordBatch, n int, t, f []uint64) {
+	arr := rec.Column(e.col).(*array.Dictionary)
+	dict := arr.Dictionary()
+	dn := dict.Len()
+	vrec := array.NewRecordBatch(e.values, []arrow.Array{dict}, int64(dn))
+	defer vrec.Release()
+	dt, df := make([]uint64, words(dn)), make([]uint64, words(dn))
+	e.ev.eval(vrec, dn, dt, df)
+	clear(t)
+	clear(f)
+	for i := range n {
+		if arr.IsNull(i) {
+			continue
+		}
+		k := arr.GetValueIndex(i)
+		t[i/64] |= (dt[k/64] >> (k % 64) & 1) << (i % 64)
+		f[i/64] |= (df[k/64] >> (k % 64) & 1) << (i % 64)
+	}
+}
+
 // boolEval matches a bool column against the set of values in match.
 type boolEval struct {
 	col   int
@@ -1199,13 +1244,29 @@ func gatherVarBinary[O int32 | int64](mem memory.Allocator, data arrow.ArrayData
 		src = b.Bytes()
 	}
 	offsets = memory.NewResizableBuffer(mem)
-	offsets.Resize((count + 1) * int(unsafe.Sizeof(O(0))))
+	size := int(unsafe.Sizeof(O(0)))
+	offsets.Resize((count + 2) * size) // one spare for the dense loop
 	out := arrow.GetData[O](offsets.Bytes())
+	defer offsets.Resize((count + 1) * size)
 	// First the offsets, from the lengths; then the bytes, a run of
 	// adjacent selected rows at a time.
 	var pos O
 	k := 0
+	n := len(offs) - 1
 	for w, x := range sel {
+		if bits.OnesCount64(x) >= 16 {
+			// Dense: visit every row, advance past the selected ones
+			// (out has room for the writes past the last one).
+			base := w * 64
+			for j := range min(64, n-base) {
+				i := base + j
+				bit := O(x >> j & 1)
+				out[k] = pos
+				pos += bit * (offs[i+1] - offs[i])
+				k += int(bit)
+			}
+			continue
+		}
 		for x != 0 {
 			i := w*64 + bits.TrailingZeros64(x)
 			out[k] = pos

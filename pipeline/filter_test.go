@@ -453,3 +453,58 @@ func BenchmarkFilter(b *testing.B) {
 		}
 	})
 }
+
+func TestFilterDictionary(t *testing.T) {
+	mem := checkedAlloc(t)
+	dt := &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int16, ValueType: arrow.BinaryTypes.String}
+	b := array.NewDictionaryBuilder(mem, dt).(*array.BinaryDictionaryBuilder)
+	defer b.Release()
+	for _, v := range []string{"SEA", "PDX", "", "SEA", "LAX", "PDX"} {
+		if v == "" {
+			b.AppendNull()
+		} else if err := b.AppendString(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	col := b.NewArray()
+	defer col.Release()
+	ib := array.NewInt64Builder(mem)
+	defer ib.Release()
+	ib.AppendValues([]int64{0, 1, 2, 3, 4, 5}, nil)
+	idc := ib.NewArray()
+	defer idc.Release()
+	schema := arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}, {Name: "origin", Type: dt, Nullable: true}}, nil)
+	in := array.NewRecordBatch(schema, []arrow.Array{idc, col}, 6)
+	defer in.Release()
+	for _, tc := range []struct {
+		p    Predicate
+		want []string
+	}{
+		{Col("origin").Eq("SEA"), []string{"0", "3"}},
+		{Not(Col("origin").Eq("SEA")), []string{"1", "4", "5"}},
+		{Col("origin").In("LAX", "PDX"), []string{"1", "4", "5"}},
+		{Col("origin").IsNull(), []string{"2"}},
+		{Col("origin").Gt("M"), []string{"0", "1", "3", "5"}},
+	} {
+		_, got, err := stgApply(t, mem, Filter(tc.p), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(tc.want, stgColumn(got, 0)); d != "" {
+			t.Errorf("%s (-want +got):\n%s", tc.p, d)
+		}
+	}
+	_, _, err := stgApply(t, mem, Filter(Col("origin").Eq(1)), in)
+	stgWantErr(t, err, `1 is not a string`, ErrSchema)
+	// Validate's expectations work on dictionaries too.
+	_, counts, err := stgValidate(t, ValidateOptions{Expect: []Expectation{
+		Matches("origin", "^[A-Z]{3}$"), OneOf("origin", "SEA", "PDX"), Unique("origin")}, OnFailure: DropRow}, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int64{"rows_failed": 3, "dropped": 3, "quarantined": 0, `matches(origin, "^[A-Z]{3}$")`: 0,
+		`one_of(origin, "SEA", "PDX")`: 1, "unique(origin)": 2}
+	if d := cmp.Diff(want, counts); d != "" {
+		t.Errorf("validate counts (-want +got):\n%s", d)
+	}
+}

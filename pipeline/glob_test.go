@@ -443,3 +443,31 @@ func TestMatchSegments(t *testing.T) {
 		}
 	}
 }
+
+func TestSchemaDiff(t *testing.T) {
+	f := func(name string, typ arrow.DataType, nullable bool) arrow.Field {
+		return arrow.Field{Name: name, Type: typ, Nullable: nullable}
+	}
+	i64, str := arrow.PrimitiveTypes.Int64, arrow.BinaryTypes.String
+	base := arrow.NewSchema([]arrow.Field{f("a", i64, true), f("b", str, false)}, nil)
+	md := arrow.NewMetadata([]string{"k"}, []string{"v"})
+	tests := []struct {
+		name string
+		got  *arrow.Schema
+		want string
+	}{
+		{"same", arrow.NewSchema([]arrow.Field{f("a", i64, true), f("b", str, false)}, nil), ""},
+		{"metadata is ignored", arrow.NewSchema([]arrow.Field{f("a", i64, true), f("b", str, false)}, &md), ""},
+		{"non-nullable where nullable is fine", arrow.NewSchema([]arrow.Field{f("a", i64, false), f("b", str, false)}, nil), ""},
+		{"nullable where non-nullable", arrow.NewSchema([]arrow.Field{f("a", i64, true), f("b", str, true)}, nil),
+			`column "b" is nullable, want non-nullable`},
+		{"missing", arrow.NewSchema([]arrow.Field{f("a", i64, true)}, nil), `missing column 2 "b" (utf8)`},
+		{"many", arrow.NewSchema([]arrow.Field{f("x", i64, true), f("b", i64, false), f("c", str, true), f("d", str, true)}, nil),
+			`column 1 is "x", want "a"; column "b" is int64, want utf8; extra column 3 "c" (utf8); and 1 more`},
+	}
+	for _, tc := range tests {
+		if got := schemaDiff(base, tc.got); got != tc.want {
+			t.Errorf("%s: schemaDiff = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}

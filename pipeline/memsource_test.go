@@ -277,3 +277,17 @@ func TestMemorySourceCancel(t *testing.T) {
 		t.Errorf("after cancel: %d batches, error %v; want 3 and context.Canceled", n, last)
 	}
 }
+
+// The sources implement Source, and those that read bytes ByteCounter.
+var (
+	_ Source      = (*MemorySource)(nil)
+	_ Source      = (*StructSource[point])(nil)
+	_ ByteCounter = (*ParquetSource)(nil)
+	_ ByteCounter = (*NDJSONSource)(nil)
+	_ ByteCounter = (*ArrowSource)(nil)
+	_ ByteCounter = (*GlobSource)(nil)
+	_ Source      = (*ParquetSource)(nil)
+	_ Source      = (*NDJSONSource)(nil)
+	_ Source      = (*ArrowSource)(nil)
+	_ Source      = (*GlobSource)(nil)
+)

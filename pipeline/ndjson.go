@@ -198,7 +198,7 @@ func (lr *lineReader) next(want int) (data []byte, first int64, n int, offset in
 		}
 		lr.bomDone = true
 	}
-	end, scanned := 0, 0 // bytes and lines found so far in br.buf
+	end := 0 // length of the n whole lines found so far in br.buf
 	for {
 		for n < want && end < maxChunk {
 			i := bytes.IndexByte(br.buf[end:], '\n')
@@ -211,7 +211,6 @@ func (lr *lineReader) next(want int) (data []byte, first int64, n int, offset in
 			end += i + 1
 			n++
 		}
-		scanned = end
 		if n == want || end >= maxChunk {
 			break
 		}
@@ -224,8 +223,8 @@ func (lr *lineReader) next(want int) (data []byte, first int64, n int, offset in
 			}
 			break
 		}
-		if len(br.buf)-scanned > lr.maxLine {
-			return nil, 0, 0, 0, lr.tooLarge(lr.line+int64(n), br.offset+int64(scanned))
+		if len(br.buf)-end > lr.maxLine {
+			return nil, 0, 0, 0, lr.tooLarge(lr.line+int64(n), br.offset+int64(end))
 		}
 		if err := br.more(); err != nil {
 			return nil, 0, 0, 0, lr.ioErr(err)

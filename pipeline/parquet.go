@@ -55,6 +55,10 @@ type ParquetSource struct {
 
 	read  atomic.Int64
 	total atomic.Int64
+
+	// ahead counts the row groups started and not yet consumed by the last
+	// call to Batches, and maxAhead its highest value (for tests).
+	ahead, maxAhead atomic.Int64
 }
 
 // Parquet returns a source reading the Parquet file at path.
@@ -313,6 +317,8 @@ func (s *ParquetSource) Batches(ctx context.Context) iter.Seq2[arrow.RecordBatch
 func (s *ParquetSource) stream(ctx context.Context, p *parquetFile, nrg, par int, yield func(arrow.RecordBatch, error) bool) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	s.ahead.Store(0)
+	s.maxAhead.Store(0)
 	batch := s.batchRows()
 	md := p.pf.MetaData()
 	results := make([]chan rgItem, nrg)
@@ -330,6 +336,9 @@ func (s *ParquetSource) stream(ctx context.Context, p *parquetFile, nrg, par int
 			case slots <- struct{}{}:
 			case <-ctx.Done():
 				return
+			}
+			if n := s.ahead.Add(1); n > s.maxAhead.Load() {
+				s.maxAhead.Store(n)
 			}
 			wg.Add(1)
 			go func() {
@@ -366,6 +375,7 @@ func (s *ParquetSource) stream(ctx context.Context, p *parquetFile, nrg, par int
 			yield(nil, err)
 			return
 		}
+		s.ahead.Add(-1)
 		<-slots
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -362,5 +363,75 @@ func TestParquetMatchesCSV(t *testing.T) {
 	}
 	if diff := diffRows(textRows(mustRead(t, csv)), pqRows); diff != "" {
 		t.Errorf("rows (-csv +parquet):\n%s", diff)
+	}
+}
+
+// TestParquetBoundedMemory reads 50 row groups with a consumer that lets
+// the decoders run ahead as far as they may at every batch, and checks that
+// no more than Parallelism row groups were ever started and not yet
+// consumed.
+func TestParquetBoundedMemory(t *testing.T) {
+	tbl := readFlightsArrow(t, memory.DefaultAllocator)
+	path := filepath.Join(t.TempDir(), "flights.parquet")
+	pqWriteTable(t, path, tbl, 4000, false) // 50 row groups
+	for _, par := range []int{1, 2, 4} {
+		src := Parquet(path, ParquetOptions{Allocator: checkedAlloc(t), Parallelism: par, BatchRows: 2000})
+		batches := 0
+		for rec, err := range src.Batches(context.Background()) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 100 {
+				runtime.Gosched()
+			}
+			rec.Release()
+			batches++
+		}
+		t.Logf("parallelism %d: at most %d row groups ahead", par, src.maxAhead.Load())
+		if got := src.maxAhead.Load(); got > int64(par) || got < 1 {
+			t.Errorf("parallelism %d: %d row groups were decoded ahead", par, got)
+		}
+		if batches != 100 {
+			t.Errorf("parallelism %d: %d batches, want 100", par, batches)
+		}
+	}
+}
+
+// TestEmptyInputs reads inputs with a schema and no rows: every source
+// yields no batches and no error.
+func TestEmptyInputs(t *testing.T) {
+	mem := checkedAlloc(t)
+	dir := t.TempDir()
+	empty := array.NewTableFromRecords(idName, nil)
+	defer empty.Release()
+	pq := filepath.Join(dir, "empty.parquet")
+	pqWriteTable(t, pq, empty, 1000, true)
+	arrowFile := writeFile(t, dir, "empty.arrow", ipcBytes(t, empty, true, 10))
+	arrowStream := writeFile(t, dir, "empty.arrows", ipcBytes(t, empty, false, 10))
+	nd := writeFile(t, dir, "empty.ndjson", []byte("\n\n"))
+	sources := map[string]Source{
+		"parquet":      Parquet(pq, ParquetOptions{Allocator: mem}),
+		"arrow file":   Arrow(arrowFile, ArrowOptions{Allocator: mem}),
+		"arrow stream": Arrow(arrowStream, ArrowOptions{Allocator: mem}),
+		"ndjson":       NDJSON(nd, NDJSONOptions{Allocator: mem, Schema: idName}),
+		"structs":      FromStructs([]point(nil), StructOptions{Allocator: mem}),
+		"table":        FromTable(empty, 10),
+		"glob":         Glob(filepath.Join(dir, "empty.*"), GlobOptions{Allocator: mem}),
+	}
+	for name, src := range sources {
+		schema, err := src.Schema(context.Background())
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if name != "structs" {
+			if diff := cmp.Diff(fieldList(idName), fieldList(schema)); diff != "" {
+				t.Errorf("%s: schema (-want +got):\n%s", name, diff)
+			}
+		}
+		recs, err := readSource(t, src)
+		if err != nil || len(recs) != 0 {
+			t.Errorf("%s: %d batches, error %v", name, len(recs), err)
+		}
 	}
 }

@@ -440,7 +440,15 @@ func applySteps(ctx context.Context, names []string, steps []Step, counts []step
 
 func applyStep(ctx context.Context, st Step, rec arrow.RecordBatch) (out arrow.RecordBatch, err error) {
 	defer recoverTo(&err, "")
-	return st.Apply(ctx, rec)
+	out, err = st.Apply(ctx, rec)
+	switch {
+	case err != nil && out != nil:
+		out.Release()
+		out = nil
+	case err == nil && out == nil:
+		err = errors.New("step returned neither a batch nor an error")
+	}
+	return out, err
 }
 
 func callEmit(ctx context.Context, emit func(context.Context, arrow.RecordBatch) error, rec arrow.RecordBatch) (err error) {

@@ -565,3 +565,45 @@ func TestRunEmptyBatches(t *testing.T) {
 		t.Errorf("batch sizes after the filter (-want +got):\n%s", d)
 	}
 }
+
+// nilStage is a Stage whose step breaks the Step contract.
+type nilStage struct{ withErr bool }
+
+func (nilStage) Name() string { return "nil" }
+
+func (s nilStage) Bind(mem memory.Allocator, in *arrow.Schema) (Step, error) {
+	return nilStep{s.withErr, in}, nil
+}
+
+type nilStep struct {
+	withErr bool
+	schema  *arrow.Schema
+}
+
+func (s nilStep) Schema() *arrow.Schema { return s.schema }
+
+func (s nilStep) Apply(ctx context.Context, in arrow.RecordBatch) (arrow.RecordBatch, error) {
+	if s.withErr {
+		in.Retain() // a batch and an error: the runner must release the batch
+		return in, errors.New("failed with a batch")
+	}
+	return nil, nil
+}
+
+// TestRunBrokenStep checks that a step returning no batch and no error, or
+// both a batch and an error, fails the run instead of crashing or leaking.
+func TestRunBrokenStep(t *testing.T) {
+	for _, tc := range []struct {
+		st   Stage
+		want string
+	}{
+		{nilStage{}, "stage nil: step returned neither a batch nor an error"},
+		{nilStage{withErr: true}, "stage nil: failed with a batch"},
+	} {
+		mem := checkedAlloc(t)
+		src := newRunSource(t, mem, 3, 3)
+		sink := &stgSink{}
+		_, err := New(src, tc.st).Run(context.Background(), sink, RunOptions{Allocator: mem})
+		stgWantErr(t, err, tc.want, nil)
+	}
+}

@@ -535,9 +535,10 @@ func newTextFormat(dt arrow.DataType, json bool) (textFormat, error) {
 			return textValidity(arr, func(b []byte, i int) []byte { return base64.StdEncoding.AppendEncode(b, a.Value(i)) })
 		}}), nil
 	case *arrow.Date32Type:
+		var cache dateCache
 		return q(textFormat{plain: textTimeBytes, bind: func(arr arrow.Array) textValues {
 			v := arr.(*array.Date32).Values()
-			return textValidity(arr, func(b []byte, i int) []byte { return appendTextDate(b, int64(v[i])) })
+			return textValidity(arr, func(b []byte, i int) []byte { return cache.append(b, int64(v[i])) })
 		}}), nil
 	case *arrow.Date64Type:
 		return q(textFormat{plain: textTimeBytes, bind: func(arr arrow.Array) textValues {
@@ -844,6 +845,22 @@ type timestampText struct {
 	digits int            // digits of a fraction
 	sep    byte           // between date and clock: ' ' (CSV) or 'T' (JSON)
 	loc    *time.Location // nil for a naive timestamp, else its zone
+	date   dateCache
+}
+
+// dateCache remembers the text of the last date formatted: timestamps in
+// real data come clustered in time, and the calendar arithmetic is the
+// larger part of formatting one.
+type dateCache struct {
+	days int64
+	text []byte
+}
+
+func (c *dateCache) append(b []byte, days int64) []byte {
+	if c.text == nil || days != c.days {
+		c.days, c.text = days, appendTextDate(c.text[:0], days)
+	}
+	return append(b, c.text...)
 }
 
 func newTimestampText(dt *arrow.TimestampType, json bool) (*timestampText, error) {
@@ -871,7 +888,7 @@ func (f *timestampText) append(b []byte, v int64) []byte {
 		off = int64(o)
 	}
 	days, sod := textDivMod(sec+off, 86400)
-	b = appendTextDate(b, days)
+	b = f.date.append(b, days)
 	b = append(b, f.sep)
 	b = appendTextClock(b, sod)
 	b = appendTextFrac(b, frac, f.digits)

@@ -38,8 +38,8 @@ type ParquetWriteOptions struct {
 	// brotli). Zero means the codec's default.
 	CompressionLevel int
 	// RowGroupRows is the number of rows in each row group but the last.
-	// Zero means 1<<20. A row group is held in memory, encoded and
-	// compressed, until it is full.
+	// Zero means 1<<20; at most 1<<31-1 is used. A row group is held in
+	// memory, encoded and compressed, until it is full.
 	RowGroupRows int64
 	// NoDictionary turns dictionary encoding off. By default every column
 	// starts dictionary-encoded and falls back to plain encoding when its
@@ -160,7 +160,7 @@ func (s *ParquetSink) open(schema *arrow.Schema) error {
 	if s.par <= 0 {
 		s.par = runtime.GOMAXPROCS(0)
 	}
-	s.rgRows = s.opts.RowGroupRows
+	s.rgRows = min(s.opts.RowGroupRows, math.MaxInt32)
 	if s.rgRows <= 0 {
 		s.rgRows = 1 << 20
 	}
@@ -221,7 +221,7 @@ func (s *ParquetSink) open(schema *arrow.Schema) error {
 	for i, f := range schema.Fields() {
 		c := &parquetColumn{nullable: f.Nullable, ctx: pqarrow.NewArrowWriteContext(context.Background(), &arrProps)}
 		if !s.opts.NoDictionary {
-			c.dict = newColumnDict(f.Type, props.DictionaryPageSizeLimit(), int(min(s.rgRows, math.MaxInt32)))
+			c.dict = newColumnDict(f.Type, props.DictionaryPageSizeLimit(), int(s.rgRows))
 		}
 		s.cols[i] = c
 	}
@@ -568,12 +568,12 @@ type columnDict interface {
 
 // dictRows is what every columnDict keeps per row of the row group.
 type dictRows struct {
-	rowGroup int           // rows in a full row group
-	limit    int64         // dictionary page size limit
-	size     int64         // dictionary page size so far
-	raw      int64         // bytes of the values as plain encoding would write them
-	idx      []int32       // per row: index of the value (0 for a null)
-	nulls    []int32       // rows that are null
+	rowGroup int     // rows in a full row group
+	limit    int64   // dictionary page size limit
+	size     int64   // dictionary page size so far
+	raw      int64   // bytes of the values as plain encoding would write them
+	idx      []int32 // per row: index of the value (0 for a null)
+	nulls    []int32 // rows that are null
 }
 
 func (r *dictRows) rowState() *dictRows { return r }

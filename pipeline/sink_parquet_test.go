@@ -235,6 +235,8 @@ func TestParquetSinkDictionary(t *testing.T) {
 		{Name: "ts", Type: skTsNaiveUS, Nullable: true},
 		{Name: "t64", Type: arrow.FixedWidthTypes.Time64ns},
 		{Name: "allnull", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "uniquenull", Type: arrow.BinaryTypes.String, Nullable: true}, // outgrows 1 MiB
+		{Name: "manynull", Type: arrow.PrimitiveTypes.Int64, Nullable: true}, // outgrows 1 MiB
 	}, nil)
 	build := func(batch int) arrow.RecordBatch {
 		b := array.NewRecordBuilder(mem, schema)
@@ -281,6 +283,16 @@ func TestParquetSinkDictionary(t *testing.T) {
 			}
 			b.Field(9).(*array.Time64Builder).Append(arrow.Time64(int64(r%86400) * 1e9))
 			b.Field(10).(*array.StringBuilder).AppendNull()
+			if r%4 == 1 {
+				b.Field(11).(*array.StringBuilder).AppendNull()
+			} else {
+				b.Field(11).(*array.StringBuilder).Append(fmt.Sprintf("another unique value %08d, also padded to grow the dictionary", r))
+			}
+			if r%50 == 1 {
+				b.Field(12).(*array.Int64Builder).AppendNull()
+			} else {
+				b.Field(12).(*array.Int64Builder).Append(int64(r) << 20)
+			}
 		}
 		return b.NewRecordBatch()
 	}
@@ -306,7 +318,7 @@ func TestParquetSinkDictionary(t *testing.T) {
 		// "unique" and "many" outgrow the dictionary limit in the first
 		// row group and are written plain from then on.
 		for g := range 2 {
-			for col, want := range []bool{true, true, false, true, true, false, true, true, true, true, true} {
+			for col, want := range []bool{true, true, false, true, true, false, true, true, true, true, true, false, false} {
 				cc, err := md.RowGroup(g).ColumnChunk(col)
 				if err != nil {
 					t.Fatal(err)

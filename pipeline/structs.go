@@ -122,7 +122,7 @@ func planStruct(t reflect.Type) (*structPlan, error) {
 	if st.Kind() != reflect.Struct || st == timeType {
 		return nil, fmt.Errorf("%w: pipeline: struct source: %s is not a struct type or a pointer to one", ErrSchema, t)
 	}
-	if err := p.addFields(st, 0, ""); err != nil {
+	if err := p.addFields(st, 0, st.Name()+"."); err != nil {
 		return nil, err
 	}
 	if len(p.cols) == 0 {
@@ -141,6 +141,8 @@ func planStruct(t reflect.Type) (*structPlan, error) {
 	return p, nil
 }
 
+// addFields adds the columns of struct type st, which lies at offset base in
+// a row; prefix is the Go path to st ("Row." or "Row.Embedded.").
 func (p *structPlan) addFields(st reflect.Type, base uintptr, prefix string) error {
 	for i := range st.NumField() {
 		f := st.Field(i)
@@ -157,7 +159,7 @@ func (p *structPlan) addFields(st reflect.Type, base uintptr, prefix string) err
 		if !f.IsExported() {
 			continue
 		}
-		c := structCol{name: f.Name, path: st.Name() + "." + prefix + f.Name, off: base + f.Offset}
+		c := structCol{name: f.Name, path: prefix + f.Name, off: base + f.Offset}
 		if name != "" {
 			c.name = name
 		}

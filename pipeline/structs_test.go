@@ -176,7 +176,11 @@ type (
 		A int `parquet:"x"`
 		B int `parquet:"x"`
 	}
-	onlyPrivate struct{ a int }
+	onlyPrivate     struct{ a int }
+	withEmbeddedDup struct {
+		Base
+		ID int `parquet:"id"`
+	}
 )
 
 func TestFromStructsErrors(t *testing.T) {
@@ -192,6 +196,7 @@ func TestFromStructsErrors(t *testing.T) {
 		{"pointer to pointer", FromStructs([]withPtrPtr{{}}, StructOptions{}), "field withPtrPtr.P has type **int"},
 		{"embedded pointer", FromStructs([]withEmbedPtr{{}}, StructOptions{}), "field withEmbedPtr.Base has type *pipeline.Base"},
 		{"duplicate names", FromStructs([]withDuplicate{{}}, StructOptions{}), `withDuplicate.A and withDuplicate.B are both named "x"`},
+		{"embedded duplicate", FromStructs([]withEmbeddedDup{{}}, StructOptions{}), `withEmbeddedDup.Base.ID and withEmbeddedDup.ID are both named "id"`},
 		{"no fields", FromStructs([]onlyPrivate{{}}, StructOptions{}), "no exported fields"},
 		{"not a struct", FromStructs([]int{1}, StructOptions{}), "int is not a struct type"},
 		{"time is not a row", FromStructs([]time.Time{{}}, StructOptions{}), "time.Time is not a struct type"},

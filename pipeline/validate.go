@@ -59,9 +59,10 @@ type ValidateOptions struct {
 	// Quarantine receives the rows that fail when OnFailure is
 	// QuarantineRow: the input columns followed by a string column
 	// "_reason" listing the failed expectations, as in
-	// "not_null(age); in_range(delay, -60, 600)". The run opens it, and
-	// commits or aborts it together with its own sink; like every sink, it
-	// serves one run. Required with QuarantineRow, ignored otherwise.
+	// "not_null(age); in_range(delay, -60, 600)". The run opens it, commits
+	// it once every batch has gone through (just before committing its own
+	// sink) and aborts it when the run fails; like every sink, it serves
+	// one run. Required with QuarantineRow, ignored otherwise.
 	Quarantine Sink
 }
 
@@ -71,8 +72,9 @@ type ValidateOptions struct {
 // NotNull.
 //
 // The step is sequential (see Sequential): it sees batches one at a time in
-// input order, so uniqueness, counts, error rows and the quarantine's order
-// are the same whatever the run's parallelism. Its Counts are "rows_failed",
+// input order (unless the run is Unordered), so uniqueness, counts, error
+// rows and the quarantine's order are the same whatever the run's
+// parallelism. Its Counts are "rows_failed",
 // "dropped", "quarantined" and, for each expectation, its name (as
 // "not_null(age)") with the number of rows that failed it.
 //
@@ -87,7 +89,8 @@ func Validate(opts ValidateOptions) Stage {
 }
 
 // An Expectation is a condition that every row must meet, for Validate.
-// Build one with NotNull, InRange, OneOf, Matches or Unique.
+// Build one with NotNull, InRange, OneOf, Matches or Unique; the interface
+// cannot be implemented outside this package.
 type Expectation interface {
 	// Name identifies the expectation in counts, reasons and errors, as in
 	// "in_range(delay, -60, 600)".
