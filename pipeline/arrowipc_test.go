@@ -52,7 +52,7 @@ func ipcBytes(t testing.TB, tbl arrow.Table, fileFormat bool, batchRows int64) [
 	return buf.Bytes()
 }
 
-func compressed(t testing.TB, data []byte, codec string) []byte {
+func srcCompress(t testing.TB, data []byte, codec string) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	switch codec {
@@ -77,10 +77,10 @@ func TestArrowFormats(t *testing.T) {
 	files := map[string][]byte{
 		"flights.arrows":      stream,
 		"flights.arrow":       file,
-		"flights.arrow.gz":    compressed(t, file, "gzip"),
-		"flights.arrows.zst":  compressed(t, stream, "zstd"),
+		"flights.arrow.gz":    srcCompress(t, file, "gzip"),
+		"flights.arrows.zst":  srcCompress(t, stream, "zstd"),
 		"stream-named.arrow":  stream,
-		"flights.feather.zst": compressed(t, file, "zstd"),
+		"flights.feather.zst": srcCompress(t, file, "zstd"),
 	}
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {

@@ -24,7 +24,7 @@ var idName = arrow.NewSchema([]arrow.Field{
 
 // writeFile writes data to root/rel, making folders as needed, and returns
 // the path.
-func writeFile(t testing.TB, root, rel string, data []byte) string {
+func srcWriteFile(t testing.TB, root, rel string, data []byte) string {
 	t.Helper()
 	path := filepath.Join(root, filepath.FromSlash(rel))
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -60,11 +60,11 @@ func idNameFile(t testing.TB, root, rel string, first, n int) string {
 	var text bytes.Buffer
 	switch format(rel) {
 	case "parquet":
-		path := writeFile(t, root, rel, nil)
+		path := srcWriteFile(t, root, rel, nil)
 		pqWriteTable(t, path, tbl, 1<<20, true)
 		return path
 	case "arrow":
-		return writeFile(t, root, rel, ipcBytes(t, tbl, true, 1<<20))
+		return srcWriteFile(t, root, rel, ipcBytes(t, tbl, true, 1<<20))
 	case "ndjson":
 		for i := first; i < first+n; i++ {
 			fmt.Fprintf(&text, "{\"id\":%d,\"name\":\"n%d\"}\n", i, i)
@@ -83,9 +83,9 @@ func idNameFile(t testing.TB, root, rel string, first, n int) string {
 	}
 	data := text.Bytes()
 	if c := compression(rel); c != "" {
-		data = compressed(t, data, c)
+		data = srcCompress(t, data, c)
 	}
-	return writeFile(t, root, rel, data)
+	return srcWriteFile(t, root, rel, data)
 }
 
 func TestDirHivePartitions(t *testing.T) {
@@ -95,10 +95,10 @@ func TestDirHivePartitions(t *testing.T) {
 	idNameFile(t, root, "year=2024/city=__HIVE_DEFAULT_PARTITION__/part-0.parquet", 3, 1)
 	idNameFile(t, root, "year=2024/city=Zürich/part-0.parquet", 4, 1)
 	// Skipped: hidden and underscore names, files and folders.
-	writeFile(t, root, "_SUCCESS", nil)
-	writeFile(t, root, ".DS_Store", []byte("junk"))
-	writeFile(t, root, "year=2024/.tmp/x.parquet", []byte("junk"))
-	writeFile(t, root, "_temporary/0/x.parquet", []byte("junk"))
+	srcWriteFile(t, root, "_SUCCESS", nil)
+	srcWriteFile(t, root, ".DS_Store", []byte("junk"))
+	srcWriteFile(t, root, "year=2024/.tmp/x.parquet", []byte("junk"))
+	srcWriteFile(t, root, "_temporary/0/x.parquet", []byte("junk"))
 
 	mem := checkedAlloc(t)
 	src := Dir(root, GlobOptions{Allocator: mem})
@@ -174,7 +174,7 @@ func TestGlobMixedFormats(t *testing.T) {
 	idNameFile(t, root, "c/5.arrow", 8, 2)
 	idNameFile(t, root, "c/6.jsonl", 10, 2)
 	idNameFile(t, root, "c/d/7.feather", 12, 2)
-	writeFile(t, root, "x/notes.txt", []byte("not data"))
+	srcWriteFile(t, root, "x/notes.txt", []byte("not data"))
 	var want [][]string
 	for i := range 14 {
 		want = append(want, []string{fmt.Sprint(i), fmt.Sprintf("n%d", i)})
@@ -214,10 +214,10 @@ func TestGlobMixedFormats(t *testing.T) {
 // numbers.
 func TestGlobInferredSchemaCarriesOver(t *testing.T) {
 	root := t.TempDir()
-	writeFile(t, root, "1.csv", []byte("id,x\n1,\n"))
-	writeFile(t, root, "2.csv", []byte("id,x\n2,42\n"))
-	writeFile(t, root, "1.ndjson", []byte(`{"id":1,"x":null}`+"\n"))
-	writeFile(t, root, "2.ndjson", []byte(`{"id":2,"x":42}`+"\n"))
+	srcWriteFile(t, root, "1.csv", []byte("id,x\n1,\n"))
+	srcWriteFile(t, root, "2.csv", []byte("id,x\n2,42\n"))
+	srcWriteFile(t, root, "1.ndjson", []byte(`{"id":1,"x":null}`+"\n"))
+	srcWriteFile(t, root, "2.ndjson", []byte(`{"id":2,"x":42}`+"\n"))
 	for _, ext := range []string{"csv", "ndjson"} {
 		src := Glob(filepath.Join(root, "*."+ext), GlobOptions{Allocator: checkedAlloc(t)})
 		recs := mustRead(t, src)
@@ -232,8 +232,8 @@ func TestGlobInferredSchemaCarriesOver(t *testing.T) {
 
 func TestGlobOpen(t *testing.T) {
 	root := t.TempDir()
-	writeFile(t, root, "x=1/a.txt", []byte(`{"v":1}`))
-	writeFile(t, root, "x=2/b.txt", []byte(`{"v":2}`))
+	srcWriteFile(t, root, "x=1/a.txt", []byte(`{"v":1}`))
+	srcWriteFile(t, root, "x=2/b.txt", []byte(`{"v":2}`))
 	var opened []string
 	src := Dir(root, GlobOptions{Allocator: checkedAlloc(t), Open: func(path string) (Source, error) {
 		opened = append(opened, filepath.Base(path))
@@ -256,7 +256,7 @@ func TestGlobErrors(t *testing.T) {
 	root := t.TempDir()
 	mismatch := filepath.Join(root, "mismatch")
 	idNameFile(t, mismatch, "a.parquet", 0, 1)
-	writeFile(t, mismatch, "b.ndjson", []byte(`{"id":"one","name":"x"}`))
+	srcWriteFile(t, mismatch, "b.ndjson", []byte(`{"id":"one","name":"x"}`))
 	pqOther := filepath.Join(root, "pqother")
 	idNameFile(t, pqOther, "a.parquet", 0, 1)
 	other := arrow.NewSchema([]arrow.Field{
@@ -270,13 +270,13 @@ func TestGlobErrors(t *testing.T) {
 		b.Field(1).(*array.StringBuilder).Append("x")
 		b.Field(2).(*array.StringBuilder).Append("y")
 		rec := b.NewRecordBatch()
-		pqWriteBatches(t, writeFile(t, pqOther, "b.parquet", nil), rec)
+		pqWriteBatches(t, srcWriteFile(t, pqOther, "b.parquet", nil), rec)
 		rec.Release()
 		b.Release()
 	}
 	csvHeader := filepath.Join(root, "csvheader")
-	writeFile(t, csvHeader, "a.csv", []byte("id,name\n1,x\n"))
-	writeFile(t, csvHeader, "b.csv", []byte("id,label\n2,y\n"))
+	srcWriteFile(t, csvHeader, "a.csv", []byte("id,name\n1,x\n"))
+	srcWriteFile(t, csvHeader, "b.csv", []byte("id,label\n2,y\n"))
 	keys := filepath.Join(root, "keys")
 	idNameFile(t, keys, "a=1/x.ndjson", 0, 1)
 	idNameFile(t, keys, "b=1/y.ndjson", 0, 1)
@@ -285,9 +285,9 @@ func TestGlobErrors(t *testing.T) {
 	twice := filepath.Join(root, "twice")
 	idNameFile(t, twice, "k=1/k=2/x.ndjson", 0, 1)
 	unknown := filepath.Join(root, "unknown")
-	writeFile(t, unknown, "data.xlsx", []byte("PK"))
+	srcWriteFile(t, unknown, "data.xlsx", []byte("PK"))
 	empty := filepath.Join(root, "empty")
-	writeFile(t, empty, "_SUCCESS", nil)
+	srcWriteFile(t, empty, "_SUCCESS", nil)
 	file := idNameFile(t, root, "plain.csv", 0, 1)
 
 	tests := []struct {
@@ -355,7 +355,7 @@ func TestGlobNullability(t *testing.T) {
 		defer rec.Release()
 		tbl := array.NewTableFromRecords(s, []arrow.RecordBatch{rec})
 		defer tbl.Release()
-		writeFile(t, dir, name, ipcBytes(t, tbl, true, 10))
+		srcWriteFile(t, dir, name, ipcBytes(t, tbl, true, 10))
 	}
 	ok := t.TempDir()
 	write(ok, "a.arrow", loose, true)

@@ -281,7 +281,7 @@ func TestMemorySourceCancel(t *testing.T) {
 // The sources implement Source, and those that read bytes ByteCounter.
 var (
 	_ Source      = (*MemorySource)(nil)
-	_ Source      = (*StructSource[point])(nil)
+	_ Source      = (*StructSource[stPoint])(nil)
 	_ ByteCounter = (*ParquetSource)(nil)
 	_ ByteCounter = (*NDJSONSource)(nil)
 	_ ByteCounter = (*ArrowSource)(nil)

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
+	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/google/go-cmp/cmp"
 )
@@ -406,15 +408,15 @@ func TestEmptyInputs(t *testing.T) {
 	defer empty.Release()
 	pq := filepath.Join(dir, "empty.parquet")
 	pqWriteTable(t, pq, empty, 1000, true)
-	arrowFile := writeFile(t, dir, "empty.arrow", ipcBytes(t, empty, true, 10))
-	arrowStream := writeFile(t, dir, "empty.arrows", ipcBytes(t, empty, false, 10))
-	nd := writeFile(t, dir, "empty.ndjson", []byte("\n\n"))
+	arrowFile := srcWriteFile(t, dir, "empty.arrow", ipcBytes(t, empty, true, 10))
+	arrowStream := srcWriteFile(t, dir, "empty.arrows", ipcBytes(t, empty, false, 10))
+	nd := srcWriteFile(t, dir, "empty.ndjson", []byte("\n\n"))
 	sources := map[string]Source{
 		"parquet":      Parquet(pq, ParquetOptions{Allocator: mem}),
 		"arrow file":   Arrow(arrowFile, ArrowOptions{Allocator: mem}),
 		"arrow stream": Arrow(arrowStream, ArrowOptions{Allocator: mem}),
 		"ndjson":       NDJSON(nd, NDJSONOptions{Allocator: mem, Schema: idName}),
-		"structs":      FromStructs([]point(nil), StructOptions{Allocator: mem}),
+		"structs":      FromStructs([]stPoint(nil), StructOptions{Allocator: mem}),
 		"table":        FromTable(empty, 10),
 		"glob":         Glob(filepath.Join(dir, "empty.*"), GlobOptions{Allocator: mem}),
 	}
@@ -433,5 +435,120 @@ func TestEmptyInputs(t *testing.T) {
 		if err != nil || len(recs) != 0 {
 			t.Errorf("%s: %d batches, error %v", name, len(recs), err)
 		}
+	}
+}
+
+// TestParquetDictionaryFallback reads string columns that the writer
+// dictionary-encodes until the dictionary outgrows its limit and then
+// writes plain pages, within one column chunk, and columns never
+// dictionary-encoded.
+func TestParquetDictionaryFallback(t *testing.T) {
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "s", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "ls", Type: arrow.BinaryTypes.LargeString, Nullable: true},
+		{Name: "bin", Type: arrow.BinaryTypes.Binary, Nullable: true},
+	}, nil)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	defer b.Release()
+	for i := range 30000 {
+		if i%7 == 3 {
+			b.Field(0).AppendNull()
+			b.Field(1).AppendNull()
+			b.Field(2).AppendNull()
+			continue
+		}
+		v := fmt.Sprintf("value-%d", i%5000) // 5,000 distinct values, then repeats
+		if i > 20000 {
+			v = fmt.Sprintf("late-%d", i) // all new: the dictionary overflows
+		}
+		b.Field(0).(*array.StringBuilder).Append(v)
+		b.Field(1).(*array.LargeStringBuilder).Append(strings.ToUpper(v))
+		b.Field(2).(*array.BinaryBuilder).Append([]byte(v[:3]))
+	}
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+	want := textRows([]arrow.RecordBatch{rec})
+	tbl := array.NewTableFromRecords(schema, []arrow.RecordBatch{rec})
+	defer tbl.Release()
+	for _, dict := range []bool{true, false} {
+		path := filepath.Join(t.TempDir(), "strings.parquet")
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		props := parquet.NewWriterProperties(parquet.WithDictionaryDefault(dict),
+			parquet.WithDictionaryPageSizeLimit(16<<10), parquet.WithDataPageSize(8<<10))
+		if err := pqarrow.WriteTable(tbl, f, 12000, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema())); err != nil {
+			t.Fatal(err)
+		}
+		if dict { // check the file holds what the test is about
+			pf, err := file.OpenParquetFile(path, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cc, err := pf.MetaData().RowGroup(2).ColumnChunk(0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pages := map[parquet.Encoding]bool{}
+			for _, st := range cc.EncodingStats() {
+				pages[st.Encoding] = true
+			}
+			if !pages[parquet.Encodings.RLEDict] || !pages[parquet.Encodings.Plain] {
+				t.Errorf("the last row group's pages are %v, want both dictionary and plain pages", cc.EncodingStats())
+			}
+			pf.Close()
+		}
+		for _, batch := range []int{0, 1000} {
+			src := Parquet(path, ParquetOptions{Allocator: checkedAlloc(t), BatchRows: batch})
+			recs := mustRead(t, src)
+			if diff := cmp.Diff(fieldList(schema), fieldList(recs[0].Schema())); diff != "" {
+				t.Errorf("dictionary %v: schema (-want +got):\n%s", dict, diff)
+			}
+			if diff := diffRows(want, textRows(recs)); diff != "" {
+				t.Errorf("dictionary %v, batch %d: rows (-want +got):\n%s", dict, batch, diff)
+			}
+		}
+	}
+}
+
+// TestParquetNested passes list and struct columns through, and projects
+// them by their top-level names.
+func TestParquetNested(t *testing.T) {
+	loc := arrow.StructOf(
+		arrow.Field{Name: "lat", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
+		arrow.Field{Name: "lon", Type: arrow.PrimitiveTypes.Float64, Nullable: true})
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "tags", Type: arrow.ListOf(arrow.BinaryTypes.String), Nullable: true},
+		{Name: "loc", Type: loc, Nullable: true},
+	}, nil)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	defer b.Release()
+	for i := range 3 {
+		b.Field(0).(*array.Int64Builder).Append(int64(i))
+		lb := b.Field(1).(*array.ListBuilder)
+		lb.Append(true)
+		for j := range i {
+			lb.ValueBuilder().(*array.StringBuilder).Append(fmt.Sprintf("t%d", j))
+		}
+		sb := b.Field(2).(*array.StructBuilder)
+		sb.Append(true)
+		sb.FieldBuilder(0).(*array.Float64Builder).Append(float64(i) + 0.5)
+		sb.FieldBuilder(1).(*array.Float64Builder).Append(-float64(i))
+	}
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+	path := filepath.Join(t.TempDir(), "nested.parquet")
+	pqWriteBatches(t, path, rec)
+
+	recs := mustRead(t, Parquet(path, ParquetOptions{Allocator: checkedAlloc(t)}))
+	if diff := diffRows(textRows([]arrow.RecordBatch{rec}), textRows(recs)); diff != "" {
+		t.Errorf("rows (-want +got):\n%s", diff)
+	}
+	recs = mustRead(t, Parquet(path, ParquetOptions{Allocator: checkedAlloc(t), Columns: []string{"loc", "id"}}))
+	want := [][]string{{`{"lat":0.5,"lon":-0}`, "0"}, {`{"lat":1.5,"lon":-1}`, "1"}, {`{"lat":2.5,"lon":-2}`, "2"}}
+	if diff := cmp.Diff(want, textRows(recs)); diff != "" {
+		t.Errorf("projected rows (-want +got):\n%s", diff)
 	}
 }

@@ -14,13 +14,13 @@ import (
 
 type degrees float64
 
-type Base struct {
+type StBase struct {
 	ID   int64  `parquet:"id"`
 	Note string `parquet:"note,optional"`
 }
 
 type everyType struct {
-	Base
+	StBase
 	Int      int
 	I8       int8 `parquet:"i8"`
 	I16      int16
@@ -49,19 +49,19 @@ type everyType struct {
 }
 
 var (
-	when = time.Date(2024, 3, 1, 12, 30, 0, 123456000, time.FixedZone("CET", 3600))
-	i32  = int32(-7)
-	f64  = 2.5
-	yes  = true
-	str  = "pointed"
+	stWhen = time.Date(2024, 3, 1, 12, 30, 0, 123456000, time.FixedZone("CET", 3600))
+	stI32  = int32(-7)
+	stF64  = 2.5
+	stYes  = true
+	stStr  = "pointed"
 )
 
 func everyRows() []everyType {
 	return []everyType{
-		{Base: Base{ID: 1, Note: "first"}, Int: -1, I8: -8, I16: -16, I32: -32, I64: -64, U: 1, U8: 8, U16: 16, U32: 32, U64: 1 << 63,
-			F32: 0.5, F64: 1e-3, Temp: 21.5, B: true, S: "héllo", Bytes: []byte{0, 1, 255}, T: when,
-			PI: &i32, PF: &f64, PB: &yes, PS: &str, PT: &when, Opt: 3, internal: 9},
-		{Base: Base{ID: 2}, S: "", Bytes: nil},
+		{StBase: StBase{ID: 1, Note: "first"}, Int: -1, I8: -8, I16: -16, I32: -32, I64: -64, U: 1, U8: 8, U16: 16, U32: 32, U64: 1 << 63,
+			F32: 0.5, F64: 1e-3, Temp: 21.5, B: true, S: "héllo", Bytes: []byte{0, 1, 255}, T: stWhen,
+			PI: &stI32, PF: &stF64, PB: &stYes, PS: &stStr, PT: &stWhen, Opt: 3, internal: 9},
+		{StBase: StBase{ID: 2}, S: "", Bytes: nil},
 	}
 }
 
@@ -117,21 +117,21 @@ func TestFromStructs(t *testing.T) {
 	}
 }
 
-type point struct {
+type stPoint struct {
 	X, Y float64
 	Name string
 }
 
-func points(n int) []point {
-	out := make([]point, n)
+func stPoints(n int) []stPoint {
+	out := make([]stPoint, n)
 	for i := range out {
-		out[i] = point{X: float64(i), Y: float64(-i), Name: strings.Repeat("p", i%5)}
+		out[i] = stPoint{X: float64(i), Y: float64(-i), Name: strings.Repeat("p", i%5)}
 	}
 	return out
 }
 
 func TestFromStructsBatches(t *testing.T) {
-	rows := points(10)
+	rows := stPoints(10)
 	tests := []struct {
 		batch int
 		want  []int64
@@ -160,25 +160,25 @@ func TestFromStructsBatches(t *testing.T) {
 		}
 	}
 	// An empty slice yields no batches.
-	if recs := mustRead(t, FromStructs([]point{}, StructOptions{})); len(recs) != 0 {
+	if recs := mustRead(t, FromStructs([]stPoint{}, StructOptions{})); len(recs) != 0 {
 		t.Errorf("%d batches from no rows", len(recs))
 	}
 }
 
 type (
 	withMap       struct{ M map[string]int }
-	withStruct    struct{ P point }
+	withStruct    struct{ P stPoint }
 	withSlice     struct{ L []int }
 	withIface     struct{ V any }
 	withPtrPtr    struct{ P **int }
-	withEmbedPtr  struct{ *Base }
+	withEmbedPtr  struct{ *StBase }
 	withDuplicate struct {
 		A int `parquet:"x"`
 		B int `parquet:"x"`
 	}
 	onlyPrivate     struct{ a int }
 	withEmbeddedDup struct {
-		Base
+		StBase
 		ID int `parquet:"id"`
 	}
 )
@@ -190,13 +190,13 @@ func TestFromStructsErrors(t *testing.T) {
 		want string
 	}{
 		{"map", FromStructs([]withMap{{}}, StructOptions{}), "field withMap.M has type map[string]int"},
-		{"nested struct", FromStructs([]withStruct{{}}, StructOptions{}), "field withStruct.P has type pipeline.point"},
+		{"nested struct", FromStructs([]withStruct{{}}, StructOptions{}), "field withStruct.P has type pipeline.stPoint"},
 		{"slice", FromStructs([]withSlice{{}}, StructOptions{}), "field withSlice.L has type []int"},
 		{"interface", FromStructs([]withIface{{}}, StructOptions{}), "field withIface.V has type interface {}"},
 		{"pointer to pointer", FromStructs([]withPtrPtr{{}}, StructOptions{}), "field withPtrPtr.P has type **int"},
-		{"embedded pointer", FromStructs([]withEmbedPtr{{}}, StructOptions{}), "field withEmbedPtr.Base has type *pipeline.Base"},
+		{"embedded pointer", FromStructs([]withEmbedPtr{{}}, StructOptions{}), "field withEmbedPtr.StBase has type *pipeline.StBase"},
 		{"duplicate names", FromStructs([]withDuplicate{{}}, StructOptions{}), `withDuplicate.A and withDuplicate.B are both named "x"`},
-		{"embedded duplicate", FromStructs([]withEmbeddedDup{{}}, StructOptions{}), `withEmbeddedDup.Base.ID and withEmbeddedDup.ID are both named "id"`},
+		{"embedded duplicate", FromStructs([]withEmbeddedDup{{}}, StructOptions{}), `withEmbeddedDup.StBase.ID and withEmbeddedDup.ID are both named "id"`},
 		{"no fields", FromStructs([]onlyPrivate{{}}, StructOptions{}), "no exported fields"},
 		{"not a struct", FromStructs([]int{1}, StructOptions{}), "int is not a struct type"},
 		{"time is not a row", FromStructs([]time.Time{{}}, StructOptions{}), "time.Time is not a struct type"},
@@ -215,8 +215,8 @@ func TestFromStructsErrors(t *testing.T) {
 }
 
 func TestFromStructsNilRow(t *testing.T) {
-	p := &point{X: 1}
-	src := FromStructs([]*point{p, nil}, StructOptions{Allocator: checkedAlloc(t)})
+	p := &stPoint{X: 1}
+	src := FromStructs([]*stPoint{p, nil}, StructOptions{Allocator: checkedAlloc(t)})
 	_, err := readSource(t, src)
 	if err == nil || !strings.Contains(err.Error(), "row 1 is a nil pointer") {
 		t.Errorf("error %v, want one naming row 1", err)
@@ -226,10 +226,10 @@ func TestFromStructsNilRow(t *testing.T) {
 func TestFromSeqStopAndCancel(t *testing.T) {
 	mem := checkedAlloc(t)
 	produced := 0
-	seq := iter.Seq[point](func(yield func(point) bool) {
+	seq := iter.Seq[stPoint](func(yield func(stPoint) bool) {
 		for i := 0; ; i++ {
 			produced++
-			if !yield(point{X: float64(i)}) {
+			if !yield(stPoint{X: float64(i)}) {
 				return
 			}
 		}
