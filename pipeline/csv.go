@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -9,7 +8,6 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
-	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -73,27 +71,18 @@ const (
 // into chunks at record boundaries and the chunks are parsed on all cores;
 // batches come out in input order.
 type CSVSource struct {
-	path string    // file to open, or "" for a reader
-	r    io.Reader // reader input, consumed once
-	name string
+	in   textInput
 	opts CSVOptions
 
-	mu      sync.Mutex
-	schema  *arrow.Schema
-	prefix  []byte // reader input consumed while inferring
-	started bool   // reader input already streamed
-
-	read  atomic.Int64
-	total atomic.Int64
-
-	block int // read size; zero means blockSize (tests make it small)
+	mu     sync.Mutex // guards in and schema
+	schema *arrow.Schema
 }
 
 // CSV returns a source reading the CSV file at path. A path ending in .gz or
 // .zst is decompressed as it is read.
 func CSV(path string, opts CSVOptions) *CSVSource {
-	s := &CSVSource{path: path, name: path, opts: opts}
-	s.total.Store(-1)
+	s := &CSVSource{opts: opts}
+	s.in.init(path, nil, path)
 	return s
 }
 
@@ -101,18 +90,18 @@ func CSV(path string, opts CSVOptions) *CSVSource {
 // input in errors. The reader is consumed by the first call to Batches, so
 // the source can be read once.
 func CSVReader(r io.Reader, name string, opts CSVOptions) *CSVSource {
-	s := &CSVSource{r: r, name: name, opts: opts}
-	s.total.Store(-1)
+	s := &CSVSource{opts: opts}
+	s.in.init("", r, name)
 	return s
 }
 
 // BytesRead implements ByteCounter. For a compressed file it counts
 // compressed bytes.
-func (s *CSVSource) BytesRead() int64 { return s.read.Load() }
+func (s *CSVSource) BytesRead() int64 { return s.in.read.Load() }
 
 // TotalBytes implements ByteCounter: the file's size on disk, or -1 for a
 // reader.
-func (s *CSVSource) TotalBytes() int64 { return s.total.Load() }
+func (s *CSVSource) TotalBytes() int64 { return s.in.total.Load() }
 
 func (s *CSVSource) delim() (byte, error) {
 	d := s.opts.Delimiter
@@ -149,7 +138,7 @@ func (s *CSVSource) Schema(ctx context.Context) (*arrow.Schema, error) {
 	if s.opts.Schema != nil {
 		for _, f := range s.opts.Schema.Fields() {
 			if _, err := csvKind(f.Type); err != nil {
-				return nil, fmt.Errorf("%s: column %q: %w", s.name, f.Name, err)
+				return nil, fmt.Errorf("%s: column %q: %w", s.in.name, f.Name, err)
 			}
 		}
 		s.schema = s.opts.Schema
@@ -163,68 +152,11 @@ func (s *CSVSource) Schema(ctx context.Context) (*arrow.Schema, error) {
 	return sc, nil
 }
 
-// open returns the input positioned at its start.
-func (s *CSVSource) open() (io.Reader, func() error, error) {
-	if s.path == "" {
-		if s.started {
-			return nil, nil, fmt.Errorf("pipeline: %s: a CSV reader source can be read once", s.name)
-		}
-		return io.MultiReader(bytes.NewReader(s.prefix), s.r), func() error { return nil }, nil
-	}
-	s.read.Store(0)
-	in, err := openInput(s.path, &s.read)
-	if err != nil {
-		return nil, nil, fmt.Errorf("pipeline: %w", err)
-	}
-	if compression(s.path) == "" || in.size >= 0 {
-		s.total.Store(in.size)
-	}
-	return in, in.Close, nil
-}
-
-// blockReader reads input a block at a time and keeps the bytes not yet cut
-// into chunks at the front of a fresh block, so chunks already handed out are
-// never overwritten.
-type blockReader struct {
-	r      io.Reader
-	size   int    // bytes to read at a time
-	buf    []byte // unconsumed input
-	offset int64  // input offset of buf[0]
-	eof    bool
-}
-
-func (br *blockReader) more() error {
-	size := max(br.size, 2*len(br.buf))
-	nb := make([]byte, size)
-	n := copy(nb, br.buf)
-	for n < size && !br.eof {
-		m, err := br.r.Read(nb[n:])
-		n += m
-		if err == io.EOF {
-			br.eof = true
-		} else if err != nil {
-			return err
-		}
-	}
-	br.buf = nb[:n]
-	return nil
-}
-
-func (br *blockReader) consume(n int) {
-	br.buf = br.buf[n:]
-	br.offset += int64(n)
-}
-
 // start reads past a byte order mark and the header, returning the header's
 // fields (nil with NoHeader).
 func (s *CSVSource) start(br *blockReader, p *csvParser) ([]string, error) {
-	for len(br.buf) < 3 && !br.eof {
-		if err := br.more(); err != nil {
-			return nil, s.ioErr(err)
-		}
-	}
-	if bytes.HasPrefix(br.buf, []byte("\xef\xbb\xbf")) {
-		br.consume(3)
+	if err := br.skipBOM(); err != nil {
+		return nil, s.in.ioErr(err)
 	}
 	if s.opts.NoHeader {
 		return nil, nil
@@ -240,7 +172,7 @@ func (s *CSVSource) start(br *blockReader, p *csvParser) ([]string, error) {
 			}
 			fields, _, err := p.readRecord(br.buf[:end])
 			if err != nil {
-				return nil, &ParseError{Source: s.name, Row: 0, Offset: br.offset, Err: fmt.Errorf("header: %w", err)}
+				return nil, &ParseError{Source: s.in.name, Row: 0, Offset: br.offset, Err: fmt.Errorf("header: %w", err)}
 			}
 			br.consume(end)
 			return fields, nil
@@ -249,16 +181,9 @@ func (s *CSVSource) start(br *blockReader, p *csvParser) ([]string, error) {
 			return nil, s.tooLarge(br.offset)
 		}
 		if err := br.more(); err != nil {
-			return nil, s.ioErr(err)
+			return nil, s.in.ioErr(err)
 		}
 	}
-}
-
-func (s *CSVSource) blockBytes() int {
-	if s.block > 0 {
-		return s.block
-	}
-	return blockSize
 }
 
 func (s *CSVSource) maxRecord() int {
@@ -269,12 +194,8 @@ func (s *CSVSource) maxRecord() int {
 }
 
 func (s *CSVSource) tooLarge(off int64) error {
-	return &ParseError{Source: s.name, Offset: off,
+	return &ParseError{Source: s.in.name, Offset: off,
 		Err: fmt.Errorf("%w: a record is longer than %d bytes (an unterminated quote?); see CSVOptions.MaxRecordBytes", ErrTooLarge, s.maxRecord())}
-}
-
-func (s *CSVSource) ioErr(err error) error {
-	return fmt.Errorf("pipeline: read %s: %w", s.name, err)
 }
 
 func (s *CSVSource) batchRows() int {
@@ -302,7 +223,7 @@ func (s *CSVSource) nextChunk(br *blockReader, delim byte, want int) (data []byt
 			return nil, 0, br.offset, s.tooLarge(br.offset)
 		default:
 			if err := br.more(); err != nil {
-				return nil, 0, br.offset, s.ioErr(err)
+				return nil, 0, br.offset, s.in.ioErr(err)
 			}
 			continue
 		}
@@ -318,11 +239,11 @@ func (s *CSVSource) names(header []string, schema *arrow.Schema) ([]string, erro
 	if schema != nil {
 		if header != nil {
 			if len(header) != schema.NumFields() {
-				return nil, fmt.Errorf("%w: %s: header has %d columns, schema has %d", ErrSchema, s.name, len(header), schema.NumFields())
+				return nil, fmt.Errorf("%w: %s: header has %d columns, schema has %d", ErrSchema, s.in.name, len(header), schema.NumFields())
 			}
 			for i, h := range header {
 				if h != schema.Field(i).Name {
-					return nil, fmt.Errorf("%w: %s: header column %d is %q, schema says %q", ErrSchema, s.name, i+1, h, schema.Field(i).Name)
+					return nil, fmt.Errorf("%w: %s: header column %d is %q, schema says %q", ErrSchema, s.in.name, i+1, h, schema.Field(i).Name)
 				}
 			}
 		}
@@ -339,7 +260,7 @@ func (s *CSVSource) names(header []string, schema *arrow.Schema) ([]string, erro
 			h = "column_" + strconv.Itoa(i+1)
 		}
 		if j, dup := seen[h]; dup {
-			return nil, fmt.Errorf("%w: %s: header names column %d and column %d both %q", ErrSchema, s.name, j+1, i+1, h)
+			return nil, fmt.Errorf("%w: %s: header names column %d and column %d both %q", ErrSchema, s.in.name, j+1, i+1, h)
 		}
 		seen[h] = i
 		names[i] = h
@@ -355,24 +276,18 @@ func (s *CSVSource) infer(ctx context.Context) (*arrow.Schema, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, closer, err := s.open()
+	r, done, err := s.in.openSample("CSV")
 	if err != nil {
 		return nil, err
 	}
-	defer closer()
-	if s.path == "" {
-		// Keep what inference reads so Batches can replay it.
-		rec := &recordingReader{r: r}
-		r = rec
-		defer func() { s.prefix = rec.buf }()
-	}
-	br := &blockReader{r: r, size: s.blockBytes()}
+	defer done()
+	br := &blockReader{r: r, size: s.in.blockBytes()}
 	header, err := s.start(br, p)
 	if err != nil {
 		return nil, err
 	}
 	if header == nil && !s.opts.NoHeader {
-		return nil, fmt.Errorf("%w: %s: empty input: no header to name the columns", ErrSchema, s.name)
+		return nil, fmt.Errorf("%w: %s: empty input: no header to name the columns", ErrSchema, s.in.name)
 	}
 	want := s.opts.InferRows
 	if want <= 0 {
@@ -384,11 +299,11 @@ func (s *CSVSource) infer(ctx context.Context) (*arrow.Schema, error) {
 	}
 	if header == nil {
 		if rows == 0 {
-			return nil, fmt.Errorf("%w: %s: empty input: nothing to infer a schema from", ErrSchema, s.name)
+			return nil, fmt.Errorf("%w: %s: empty input: nothing to infer a schema from", ErrSchema, s.in.name)
 		}
 		first, _, err := p.readRecord(data)
 		if err != nil {
-			return nil, &ParseError{Source: s.name, Row: 1, Offset: br.offset - int64(len(data)), Err: err}
+			return nil, &ParseError{Source: s.in.name, Row: 1, Offset: br.offset - int64(len(data)), Err: err}
 		}
 		header = make([]string, len(first))
 	}
@@ -401,7 +316,7 @@ func (s *CSVSource) infer(ctx context.Context) (*arrow.Schema, error) {
 		cols[i], _ = newCSVCol(arrow.BinaryTypes.String, nil)
 	}
 	if _, cerr := p.parseChunk(data, names, cols, rows); cerr != nil {
-		return nil, s.parseError(cerr, 0, br.offset-int64(len(data)))
+		return nil, cerr.at(s.in.name, 1, br.offset-int64(len(data)))
 	}
 	ts := &tsParser{layouts: s.opts.TimestampLayouts}
 	fields := make([]arrow.Field, len(names))
@@ -465,34 +380,12 @@ func inferType(c *csvCol, ts *tsParser) arrow.DataType {
 	return arrow.BinaryTypes.String
 }
 
-type recordingReader struct {
-	r   io.Reader
-	buf []byte
-}
-
-func (r *recordingReader) Read(p []byte) (int, error) {
-	n, err := r.r.Read(p)
-	r.buf = append(r.buf, p[:n]...)
-	return n, err
-}
-
-func (s *CSVSource) parseError(ce *chunkError, rowBase, chunkOffset int64) *ParseError {
-	return &ParseError{Source: s.name, Row: rowBase + ce.row, Offset: chunkOffset + ce.offset,
-		Column: ce.column, Value: ce.value, Err: ce.err}
-}
-
+// csvChunk is a run of whole records and where it lies in the input.
 type csvChunk struct {
-	seq    int64
 	data   []byte
-	rows   int
-	offset int64
-}
-
-type csvResult struct {
-	seq    int64
-	batch  arrow.RecordBatch
-	err    *chunkError
-	offset int64
+	rows   int   // records in data, blank lines included
+	first  int64 // number of the first record, 1-based, blank lines included
+	offset int64 // input offset of data[0]
 }
 
 // Batches parses the input on Parallelism goroutines and yields batches in
@@ -516,23 +409,19 @@ func (s *CSVSource) stream(ctx context.Context, schema *arrow.Schema, yield func
 		return err
 	}
 	s.mu.Lock()
-	r, closer, err := s.open()
-	if err == nil && s.path == "" {
-		s.started = true
-		s.prefix = nil
-	}
+	r, closer, err := s.in.openStream("CSV")
 	s.mu.Unlock()
 	if err != nil {
 		return err
 	}
 	defer closer()
-	br := &blockReader{r: r, size: s.blockBytes()}
+	br := &blockReader{r: r, size: s.in.blockBytes()}
 	header, err := s.start(br, p)
 	if err != nil {
 		return err
 	}
 	if !s.opts.NoHeader && header == nil && s.opts.Schema == nil {
-		return fmt.Errorf("%w: %s: empty input", ErrSchema, s.name)
+		return fmt.Errorf("%w: %s: empty input", ErrSchema, s.in.name)
 	}
 	// An explicit schema is checked against the header; an inferred one
 	// was made from it.
@@ -546,7 +435,7 @@ func (s *CSVSource) stream(ctx context.Context, schema *arrow.Schema, yield func
 		return err
 	}
 	if len(names) != schema.NumFields() {
-		return fmt.Errorf("%w: %s: %d columns, schema has %d", ErrSchema, s.name, len(names), schema.NumFields())
+		return fmt.Errorf("%w: %s: %d columns, schema has %d", ErrSchema, s.in.name, len(names), schema.NumFields())
 	}
 	mem := s.opts.Allocator
 	if mem == nil {
@@ -558,135 +447,38 @@ func (s *CSVSource) stream(ctx context.Context, schema *arrow.Schema, yield func
 	}
 	ts := &tsParser{layouts: s.opts.TimestampLayouts}
 	want := s.batchRows()
-
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	chunks := make(chan csvChunk, par)
-	results := make(chan csvResult, par)
-	tokens := make(chan struct{}, 2*par)
-	var splitErr error
-	var wg sync.WaitGroup
-
-	// Splitter: cut the input into chunks of whole records.
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		defer close(chunks)
-		for seq := int64(0); ; seq++ {
-			select {
-			case tokens <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
-			data, rows, off, err := s.nextChunk(br, p.delim, want)
-			if err != nil {
-				splitErr = err
-				return
-			}
-			if len(data) == 0 {
-				return
-			}
-			select {
-			case chunks <- csvChunk{seq, data, rows, off}:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-
-	// Parsers.
-	var pwg sync.WaitGroup
-	for range par {
-		pwg.Add(1)
-		go func() {
-			defer pwg.Done()
-			wp := &csvParser{delim: p.delim, nulls: p.nulls}
-			cols := make([]*csvCol, len(names))
-			for i, f := range schema.Fields() {
-				cols[i], _ = newCSVCol(f.Type, ts)
-			}
-			for ch := range chunks {
-				res := csvResult{seq: ch.seq, offset: ch.offset}
-				n, cerr := wp.parseChunk(ch.data, names, cols, ch.rows)
-				if cerr != nil {
-					res.err = cerr
-				} else {
-					arrs := make([]arrow.Array, len(cols))
-					for i, c := range cols {
-						arrs[i] = c.finish(mem)
-					}
-					res.batch = array.NewRecordBatch(schema, arrs, int64(n))
-					for _, a := range arrs {
-						a.Release()
-					}
-				}
-				select {
-				case results <- res:
-				case <-ctx.Done():
-					if res.batch != nil {
-						res.batch.Release()
-					}
-					return
-				}
-			}
-		}()
+	record := int64(1)
+	next := func() (csvChunk, bool, error) {
+		data, rows, off, err := s.nextChunk(br, p.delim, want)
+		c := csvChunk{data: data, rows: rows, first: record, offset: off}
+		record += int64(rows)
+		return c, len(data) > 0, err
 	}
-	go func() { pwg.Wait(); wg.Wait(); close(results) }()
-
-	// Restore input order and hand batches to the consumer.
-	pending := map[int64]csvResult{}
-	var next, rowBase int64
-	var failure error
-	stopped := false
-	for res := range results {
-		if failure != nil || stopped {
-			if res.batch != nil {
-				res.batch.Release()
-			}
-			continue
+	newParser := func() func(csvChunk) (arrow.RecordBatch, error) {
+		wp := &csvParser{delim: p.delim, nulls: p.nulls}
+		cols := make([]*csvCol, len(names))
+		for i, f := range schema.Fields() {
+			cols[i], _ = newCSVCol(f.Type, ts)
 		}
-		pending[res.seq] = res
-		for {
-			r, ok := pending[next]
-			if !ok {
-				break
+		return func(c csvChunk) (arrow.RecordBatch, error) {
+			n, cerr := wp.parseChunk(c.data, names, cols, c.rows)
+			if cerr != nil {
+				return nil, cerr.at(s.in.name, c.first, c.offset)
 			}
-			delete(pending, next)
-			next++
-			<-tokens
-			if r.err != nil {
-				failure = s.parseError(r.err, rowBase, r.offset)
-				cancel()
-				break
+			if n == 0 {
+				return nil, nil // only blank lines
 			}
-			rowBase += r.batch.NumRows()
-			if r.batch.NumRows() == 0 {
-				r.batch.Release()
-				continue
+			arrs := make([]arrow.Array, len(cols))
+			for i, col := range cols {
+				arrs[i] = col.finish(mem)
 			}
-			if !yield(r.batch, nil) {
-				stopped = true
-				cancel()
-				break
+			rec := array.NewRecordBatch(schema, arrs, int64(n))
+			for _, a := range arrs {
+				a.Release()
 			}
+			return rec, nil
 		}
 	}
-	for _, r := range pending {
-		if r.batch != nil {
-			r.batch.Release()
-		}
-	}
-	if stopped {
-		return nil
-	}
-	if failure != nil {
-		return failure
-	}
-	if splitErr != nil {
-		return splitErr
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
+	parseChunks(ctx, par, next, newParser, yield)
 	return nil
 }

@@ -247,7 +247,7 @@ func TestCSVErrors(t *testing.T) {
 // A row number in an error counts the rows of every batch before it.
 func TestCSVRecordOverLimit(t *testing.T) {
 	src := CSVReader(strings.NewReader("a\n\""+strings.Repeat("x", 5000)), "t", CSVOptions{MaxRecordBytes: 1000, Allocator: checkedAlloc(t)})
-	src.block = 256
+	src.in.block = 256
 	_, _, err := readAll(t, src)
 	if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "MaxRecordBytes") {
 		t.Errorf("err = %v, want ErrTooLarge naming MaxRecordBytes", err)
@@ -262,7 +262,7 @@ func TestCSVErrorRowAcrossBatches(t *testing.T) {
 	}
 	b.WriteString("oops\n1\n")
 	src := CSVReader(strings.NewReader(b.String()), "big.csv", CSVOptions{BatchRows: 7, InferRows: 10, Parallelism: 3, Allocator: checkedAlloc(t)})
-	src.block = 64
+	src.in.block = 64
 	_, rows, err := readAll(t, src)
 	var pe *ParseError
 	if !errors.As(err, &pe) {
@@ -293,7 +293,7 @@ func TestCSVChunkingInvariance(t *testing.T) {
 	for _, block := range []int{1, 2, 3, 5, 8, 13, 64} {
 		for _, batch := range []int{1, 2, 3, 100} {
 			src := CSVReader(strings.NewReader(text), "t", CSVOptions{BatchRows: batch, Allocator: checkedAlloc(t), Parallelism: 4})
-			src.block = block
+			src.in.block = block
 			_, got, err := readAll(t, src)
 			if err != nil {
 				t.Fatalf("block %d batch %d: %v", block, batch, err)
@@ -310,7 +310,7 @@ func TestCSVHugeField(t *testing.T) {
 	text := "k,v\n1,\"" + strings.ReplaceAll(huge, `"`, `""`) + "\"\n2,small\n"
 	mem := checkedAlloc(t)
 	src := CSVReader(strings.NewReader(text), "huge.csv", CSVOptions{Allocator: mem})
-	src.block = 1 << 20
+	src.in.block = 1 << 20
 	_, rows, err := readAll(t, src)
 	if err != nil {
 		t.Fatal(err)
@@ -369,7 +369,7 @@ func TestCSVEarlyStopAndCancel(t *testing.T) {
 	}
 	mem := checkedAlloc(t)
 	src := CSVReader(bytes.NewReader(b.Bytes()), "t", CSVOptions{BatchRows: 100, Allocator: mem})
-	src.block = 4096
+	src.in.block = 4096
 	n := 0
 	for rec, err := range src.Batches(context.Background()) {
 		if err != nil {
@@ -384,7 +384,7 @@ func TestCSVEarlyStopAndCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	src = CSVReader(bytes.NewReader(b.Bytes()), "t", CSVOptions{BatchRows: 100, Allocator: mem})
-	src.block = 4096
+	src.in.block = 4096
 	var got error
 	n = 0
 	for rec, err := range src.Batches(ctx) {

@@ -124,7 +124,8 @@ func isBlank(data []byte, pos int) (int, bool) {
 }
 
 // chunkError is a parse failure inside a chunk, with the record counted
-// from the chunk's start (1-based) and the offset from the chunk's start.
+// from the chunk's start (1-based, blank lines included) and the offset from
+// the chunk's start.
 type chunkError struct {
 	row    int64
 	offset int64
@@ -133,16 +134,25 @@ type chunkError struct {
 	err    error
 }
 
+// at places the error in the input: the chunk's first record has number
+// first and starts at byte offset.
+func (e *chunkError) at(source string, first, offset int64) *ParseError {
+	return &ParseError{Source: source, Row: first + e.row - 1, Offset: offset + e.offset,
+		Column: e.column, Value: e.value, Err: e.err}
+}
+
 // parseChunk parses every record of data into cols, which it resets first,
-// and returns the number of records. Blank lines are skipped.
+// and returns the number of rows. Blank lines are skipped, but counted in the
+// record numbers of errors.
 func (p *csvParser) parseChunk(data []byte, names []string, cols []*csvCol, capRows int) (int, *chunkError) {
 	for _, c := range cols {
 		c.reset(capRows)
 	}
 	ncols := len(cols)
-	rows := 0
+	rows, rec := 0, int64(0)
 	pos := 0
 	for pos < len(data) {
+		rec++
 		if next, blank := isBlank(data, pos); blank {
 			pos = next
 			continue
@@ -161,14 +171,14 @@ func (p *csvParser) parseChunk(data []byte, names []string, cols []*csvCol, capR
 				field, quoted, next, last, err = p.nextField(data, pos)
 			}
 			if err != nil {
-				return rows, &chunkError{row: int64(rows), offset: int64(recStart), column: colName(names, col), err: err}
+				return rows, &chunkError{row: rec, offset: int64(recStart), column: colName(names, col), err: err}
 			}
 			if col < ncols {
 				c := cols[col]
 				if !quoted && p.isNull(field) {
 					c.appendNull()
 				} else if err := c.append(field); err != nil {
-					return rows, &chunkError{row: int64(rows), offset: int64(recStart), column: names[col], value: clip(string(field)), err: err}
+					return rows, &chunkError{row: rec, offset: int64(recStart), column: names[col], value: clip(string(field)), err: err}
 				}
 			}
 			col++
@@ -178,7 +188,7 @@ func (p *csvParser) parseChunk(data []byte, names []string, cols []*csvCol, capR
 			}
 		}
 		if col != ncols {
-			return rows, &chunkError{row: int64(rows), offset: int64(recStart),
+			return rows, &chunkError{row: rec, offset: int64(recStart),
 				err: fmt.Errorf("%w: record has %d fields, want %d", ErrRaggedRow, col, ncols)}
 		}
 	}

@@ -11,7 +11,6 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -67,27 +66,18 @@ type NDJSONOptions struct {
 // in .gz or .zst are decompressed as they are read. Chunks of lines are
 // parsed on all cores; batches come out in input order.
 type NDJSONSource struct {
-	path string    // file to open, or "" for a reader
-	r    io.Reader // reader input, consumed once
-	name string
+	in   textInput
 	opts NDJSONOptions
 
-	mu      sync.Mutex
-	schema  *arrow.Schema
-	prefix  []byte // reader input consumed while inferring
-	started bool   // reader input already streamed
-
-	read  atomic.Int64
-	total atomic.Int64
-
-	block int // read size; zero means blockSize (tests make it small)
+	mu     sync.Mutex // guards in and schema
+	schema *arrow.Schema
 }
 
 // NDJSON returns a source reading the NDJSON file at path. A path ending in
 // .gz or .zst is decompressed as it is read.
 func NDJSON(path string, opts NDJSONOptions) *NDJSONSource {
-	s := &NDJSONSource{path: path, name: path, opts: opts}
-	s.total.Store(-1)
+	s := &NDJSONSource{opts: opts}
+	s.in.init(path, nil, path)
 	return s
 }
 
@@ -95,18 +85,18 @@ func NDJSON(path string, opts NDJSONOptions) *NDJSONSource {
 // input in errors. The reader is consumed by the first call to Batches, so
 // the source can be read once.
 func NDJSONReader(r io.Reader, name string, opts NDJSONOptions) *NDJSONSource {
-	s := &NDJSONSource{r: r, name: name, opts: opts}
-	s.total.Store(-1)
+	s := &NDJSONSource{opts: opts}
+	s.in.init("", r, name)
 	return s
 }
 
 // BytesRead implements ByteCounter. For a compressed file it counts
 // compressed bytes.
-func (s *NDJSONSource) BytesRead() int64 { return s.read.Load() }
+func (s *NDJSONSource) BytesRead() int64 { return s.in.read.Load() }
 
 // TotalBytes implements ByteCounter: the file's size on disk, or -1 for a
 // reader.
-func (s *NDJSONSource) TotalBytes() int64 { return s.total.Load() }
+func (s *NDJSONSource) TotalBytes() int64 { return s.in.total.Load() }
 
 func (s *NDJSONSource) maxLine() int {
 	if s.opts.MaxLineBytes > 0 {
@@ -122,13 +112,6 @@ func (s *NDJSONSource) batchRows() int {
 	return 65536
 }
 
-func (s *NDJSONSource) blockBytes() int {
-	if s.block > 0 {
-		return s.block
-	}
-	return blockSize
-}
-
 // Schema returns the explicit schema, or infers one from the first lines.
 func (s *NDJSONSource) Schema(ctx context.Context) (*arrow.Schema, error) {
 	s.mu.Lock()
@@ -138,7 +121,7 @@ func (s *NDJSONSource) Schema(ctx context.Context) (*arrow.Schema, error) {
 	}
 	if s.opts.Schema != nil {
 		if _, err := newNDLayout(s.opts.Schema); err != nil {
-			return nil, fmt.Errorf("%s: %w", s.name, err)
+			return nil, fmt.Errorf("%s: %w", s.in.name, err)
 		}
 		s.schema = s.opts.Schema
 		return s.schema, nil
@@ -152,25 +135,6 @@ func (s *NDJSONSource) Schema(ctx context.Context) (*arrow.Schema, error) {
 	}
 	s.schema = sc
 	return sc, nil
-}
-
-// open returns the input positioned at its start. The caller holds s.mu.
-func (s *NDJSONSource) open() (io.Reader, func() error, error) {
-	if s.path == "" {
-		if s.started {
-			return nil, nil, fmt.Errorf("pipeline: %s: an NDJSON reader source can be read once", s.name)
-		}
-		s.read.Store(0)
-		r := io.MultiReader(bytes.NewReader(s.prefix), s.r)
-		return &countingReader{r: r, n: &s.read}, func() error { return nil }, nil
-	}
-	s.read.Store(0)
-	in, err := openInput(s.path, &s.read)
-	if err != nil {
-		return nil, nil, fmt.Errorf("pipeline: %w", err)
-	}
-	s.total.Store(in.size)
-	return in, in.Close, nil
 }
 
 // lineReader cuts input into chunks of whole lines.
@@ -188,13 +152,8 @@ type lineReader struct {
 func (lr *lineReader) next(want int) (data []byte, first int64, n int, offset int64, err error) {
 	br := &lr.br
 	if !lr.bomDone {
-		for len(br.buf) < 3 && !br.eof {
-			if err := br.more(); err != nil {
-				return nil, 0, 0, 0, lr.ioErr(err)
-			}
-		}
-		if bytes.HasPrefix(br.buf, []byte("\xef\xbb\xbf")) {
-			br.consume(3)
+		if err := br.skipBOM(); err != nil {
+			return nil, 0, 0, 0, lr.ioErr(err)
 		}
 		lr.bomDone = true
 	}
@@ -248,21 +207,16 @@ func (lr *lineReader) ioErr(err error) error {
 // infer reads the first InferRows lines and derives a schema. The caller
 // holds s.mu.
 func (s *NDJSONSource) infer() (*arrow.Schema, error) {
-	r, closer, err := s.open()
+	r, done, err := s.in.openSample("NDJSON")
 	if err != nil {
 		return nil, err
 	}
-	defer closer()
-	if s.path == "" {
-		rec := &recordingReader{r: r}
-		r = rec
-		defer func() { s.prefix = rec.buf }()
-	}
+	defer done()
 	want := s.opts.InferRows
 	if want <= 0 {
 		want = 1000
 	}
-	lr := &lineReader{br: blockReader{r: r, size: min(s.blockBytes(), 1<<20)}, line: 1, maxLine: s.maxLine(), name: s.name}
+	lr := &lineReader{br: blockReader{r: r, size: min(s.in.blockBytes(), 1<<20)}, line: 1, maxLine: s.maxLine(), name: s.in.name}
 	var inf ndInferrer
 	inf.index = map[string]int{}
 	for seen := 0; seen < want; {
@@ -281,16 +235,16 @@ func (s *NDJSONSource) infer() (*arrow.Schema, error) {
 				line, data = data[:i], data[i+1:]
 			}
 			if le := inf.line(line); le != nil {
-				return nil, le.parseError(s.name, first+int64(ln), off)
+				return nil, le.parseError(s.in.name, first+int64(ln), off)
 			}
 			off += int64(len(line)) + 1
 		}
 	}
 	if inf.lines == 0 {
-		return nil, fmt.Errorf("%w: %s: empty input: nothing to infer a schema from", ErrSchema, s.name)
+		return nil, fmt.Errorf("%w: %s: empty input: nothing to infer a schema from", ErrSchema, s.in.name)
 	}
 	if len(inf.cols) == 0 {
-		return nil, fmt.Errorf("%w: %s: the first %d objects have no keys to make columns from", ErrSchema, s.name, inf.lines)
+		return nil, fmt.Errorf("%w: %s: the first %d objects have no keys to make columns from", ErrSchema, s.in.name, inf.lines)
 	}
 	fields := make([]arrow.Field, len(inf.cols))
 	for i := range inf.cols {
@@ -310,16 +264,12 @@ func (s *NDJSONSource) Batches(ctx context.Context) iter.Seq2[arrow.RecordBatch,
 		}
 		layout, err := newNDLayout(schema)
 		if err != nil {
-			yield(nil, fmt.Errorf("%s: %w", s.name, err))
+			yield(nil, fmt.Errorf("%s: %w", s.in.name, err))
 			return
 		}
 		layout.rejectUnknown = s.opts.RejectUnknownKeys
 		s.mu.Lock()
-		r, closer, err := s.open()
-		if err == nil && s.path == "" {
-			s.started = true
-			s.prefix = nil
-		}
+		r, closer, err := s.in.openStream("NDJSON")
 		s.mu.Unlock()
 		if err != nil {
 			yield(nil, err)
@@ -330,18 +280,12 @@ func (s *NDJSONSource) Batches(ctx context.Context) iter.Seq2[arrow.RecordBatch,
 	}
 }
 
-// ndTask is one chunk of lines on its way to a parser and the consumer.
-type ndTask struct {
+// ndChunk is a run of whole lines and where it lies in the input.
+type ndChunk struct {
 	data   []byte
 	first  int64 // number of the chunk's first line
 	lines  int
 	offset int64
-	done   chan ndResult // receives exactly one result
-}
-
-type ndResult struct {
-	rec arrow.RecordBatch // nil for a chunk of blank lines
-	err error
 }
 
 func (s *NDJSONSource) stream(ctx context.Context, r io.Reader, schema *arrow.Schema, layout *ndLayout, yield func(arrow.RecordBatch, error) bool) {
@@ -353,87 +297,20 @@ func (s *NDJSONSource) stream(ctx context.Context, r io.Reader, schema *arrow.Sc
 	if par <= 0 {
 		par = runtime.GOMAXPROCS(0)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	lr := &lineReader{br: blockReader{r: r, size: s.blockBytes()}, line: 1, maxLine: s.maxLine(), name: s.name}
+	lr := &lineReader{br: blockReader{r: r, size: s.in.blockBytes()}, line: 1, maxLine: s.maxLine(), name: s.in.name}
 	want := s.batchRows()
 
-	// order carries every task, in input order, to the consumer; work
-	// carries the same tasks to the parsers. Its capacity exceeds the number
-	// of tasks order can hold, so sending to it never blocks.
-	order := make(chan *ndTask, par)
-	work := make(chan *ndTask, par+2)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { // splitter
-		defer wg.Done()
-		defer close(work)
-		defer close(order)
-		for ctx.Err() == nil {
-			data, first, n, off, err := lr.next(want)
-			t := &ndTask{data: data, first: first, lines: n, offset: off, done: make(chan ndResult, 1)}
-			if err != nil {
-				t.done <- ndResult{err: err}
-			} else if n == 0 {
-				return
-			}
-			select {
-			case order <- t:
-			case <-ctx.Done():
-				return
-			}
-			if err != nil {
-				return
-			}
-			work <- t
-		}
-	}()
-	for range par {
-		wg.Add(1)
-		go func() { // parser
-			defer wg.Done()
-			p := newNDParser(layout)
-			for t := range work {
-				if err := ctx.Err(); err != nil {
-					t.done <- ndResult{err: err}
-					continue
-				}
-				t.done <- p.safeParse(mem, schema, t, s.name)
-			}
-		}()
+	next := func() (ndChunk, bool, error) {
+		data, first, n, off, err := lr.next(want)
+		return ndChunk{data: data, first: first, lines: n, offset: off}, n > 0, err
 	}
-	stopped := false
-	for t := range order {
-		res := <-t.done
-		if stopped {
-			if res.rec != nil {
-				res.rec.Release()
-			}
-			continue
-		}
-		if res.err == nil {
-			res.err = ctx.Err()
-		}
-		if res.err != nil {
-			if res.rec != nil {
-				res.rec.Release()
-			}
-			yield(nil, res.err)
-			stopped = true
-			cancel()
-			continue
-		}
-		if res.rec != nil && !yield(res.rec, nil) {
-			stopped = true
-			cancel()
+	newParser := func() func(ndChunk) (arrow.RecordBatch, error) {
+		p := newNDParser(layout)
+		return func(c ndChunk) (arrow.RecordBatch, error) {
+			return p.parseChunk(mem, schema, c, s.in.name)
 		}
 	}
-	wg.Wait()
-	if !stopped {
-		if err := ctx.Err(); err != nil {
-			yield(nil, err)
-		}
-	}
+	parseChunks(ctx, par, next, newParser, yield)
 }
 
 // Errors in NDJSON input; each is the cause of a *ParseError.
@@ -544,19 +421,7 @@ func newNDParser(l *ndLayout) *ndParser {
 		floats: make([]*array.Float64Builder, n), bins: make([]*array.BinaryBuilder, n), seen: make([]uint64, n)}
 }
 
-// safeParse parses a chunk, turning a panic (a bug, never bad input) into
-// an error rather than a crash of the host program.
-func (p *ndParser) safeParse(mem memory.Allocator, schema *arrow.Schema, t *ndTask, source string) (res ndResult) {
-	defer func() {
-		if r := recover(); r != nil {
-			res = ndResult{err: fmt.Errorf("pipeline: %s: lines %d to %d: %w: %v", source, t.first, t.first+int64(t.lines)-1, ErrPanic, r)}
-		}
-	}()
-	rec, err := p.parseChunk(mem, schema, t, source)
-	return ndResult{rec, err}
-}
-
-func (p *ndParser) parseChunk(mem memory.Allocator, schema *arrow.Schema, t *ndTask, source string) (arrow.RecordBatch, error) {
+func (p *ndParser) parseChunk(mem memory.Allocator, schema *arrow.Schema, t ndChunk, source string) (arrow.RecordBatch, error) {
 	for i, typ := range p.l.types {
 		b := array.NewBuilder(mem, typ)
 		b.Reserve(t.lines)

@@ -330,7 +330,7 @@ func TestNDJSONLineTooLong(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			src := NDJSONReader(strings.NewReader(tc.in), "test", NDJSONOptions{Schema: tc.schema, MaxLineBytes: 100, Allocator: checkedAlloc(t)})
-			src.block = 64 // read in small blocks, so the line spans several
+			src.in.block = 64 // read in small blocks, so the line spans several
 			_, err := readSource(t, src)
 			var pe *ParseError
 			if !errors.Is(err, ErrTooLarge) || !errors.As(err, &pe) || pe.Row != tc.row {
@@ -341,7 +341,7 @@ func TestNDJSONLineTooLong(t *testing.T) {
 	// A line of exactly the limit is fine.
 	ok := `{"a":"` + strings.Repeat("x", 92) + `"}`
 	src := NDJSONReader(strings.NewReader(ok+"\n"+ok), "test", NDJSONOptions{MaxLineBytes: 100, Allocator: checkedAlloc(t)})
-	src.block = 16
+	src.in.block = 16
 	if recs := mustRead(t, src); len(recs) != 1 || recs[0].NumRows() != 2 {
 		t.Errorf("got %d batches", len(recs))
 	}
@@ -357,7 +357,7 @@ func TestNDJSONBatchRows(t *testing.T) {
 	}
 	for _, par := range []int{1, 3} {
 		src := NDJSONReader(strings.NewReader(b.String()), "test", NDJSONOptions{BatchRows: 3, Parallelism: par, Allocator: checkedAlloc(t)})
-		src.block = 7
+		src.in.block = 7
 		recs := mustRead(t, src)
 		if diff := cmp.Diff([]int64{3, 2, 3, 2}, batchSizes(recs)); diff != "" {
 			t.Errorf("parallelism %d: batch sizes (-want +got):\n%s", par, diff)
@@ -540,7 +540,7 @@ func FuzzNDJSON(f *testing.F) {
 			mem := checkedAlloc(t)
 			src := NDJSONReader(strings.NewReader(in), "fuzz", NDJSONOptions{
 				Schema: schema, InferRows: 3, BatchRows: 2, MaxLineBytes: 1 << 12, Allocator: mem})
-			src.block = 32
+			src.in.block = 32
 			var rows int64
 			for rec, err := range src.Batches(context.Background()) {
 				if err != nil {
