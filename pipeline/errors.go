@@ -37,7 +37,7 @@ var (
 // ParseError reports input that could not be read, with its position.
 type ParseError struct {
 	Source string // file name or a description of the reader
-	Row    int64  // 1-based record number, not counting a header row; 0 if unknown
+	Row    int64  // 1-based record (CSV) or line (NDJSON) number, blank lines included, a CSV header not; 0 if unknown
 	Offset int64  // byte offset of the record's start in the (decompressed) input; -1 if unknown
 	Column string // column name, or "" when the whole record is at fault
 	Value  string // the offending text, cut to 64 bytes
