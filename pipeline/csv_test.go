@@ -10,12 +10,11 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/google/go-cmp/cmp"
 	"github.com/klauspost/compress/zstd"
 )
 
-// readCSV reads every batch of src and returns the schema, the rows as
+// readAll reads every batch of src and returns the schema, the rows as
 // strings (nil for null) and the first error.
 func readAll(t testing.TB, src Source) (*arrow.Schema, [][]any, error) {
 	t.Helper()
@@ -363,9 +362,8 @@ func TestCSVReaderReadOnce(t *testing.T) {
 func TestCSVEarlyStopAndCancel(t *testing.T) {
 	var b bytes.Buffer
 	b.WriteString("a,b\n")
-	for i := range 20000 {
+	for range 20000 {
 		b.WriteString("1,abc\n")
-		_ = i
 	}
 	mem := checkedAlloc(t)
 	src := CSVReader(bytes.NewReader(b.Bytes()), "t", CSVOptions{BatchRows: 100, Allocator: mem})
@@ -430,5 +428,4 @@ func TestCSVDefaultAllocator(t *testing.T) {
 	if err != nil || len(rows) != 1 {
 		t.Fatalf("%d rows, %v", len(rows), err)
 	}
-	var _ memory.Allocator = memory.DefaultAllocator
 }

@@ -190,7 +190,7 @@ func TestArrowSinkDictionaryReplacement(t *testing.T) {
 //
 //	go test ./pipeline -run '^$' -bench ArrowSink
 func BenchmarkArrowSink(b *testing.B) {
-	batches, size := skFlightsBatches(b, "/work/shared/data/flights-3m.parquet", 65536)
+	batches, size := skFlightsBatches(b, flights3M, 65536)
 	ctx := context.Background()
 	for _, comp := range []string{"", "zstd"} {
 		b.Run("compression="+comp, func(b *testing.B) {

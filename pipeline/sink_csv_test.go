@@ -289,7 +289,7 @@ func TestCSVSinkIris(t *testing.T) {
 //
 //	go test ./pipeline -run '^$' -bench CSVSink
 func BenchmarkCSVSink(b *testing.B) {
-	batches, _ := skFlightsBatches(b, "/work/shared/data/flights-3m.parquet", 65536)
+	batches, _ := skFlightsBatches(b, flights3M, 65536)
 	ctx := context.Background()
 	var cw skCountWriter
 	for b.Loop() {

@@ -304,7 +304,7 @@ func skReadArrowFile(t testing.TB, path string, mem memory.Allocator) []arrow.Re
 //
 //	go test ./pipeline -run '^$' -bench NDJSONSink
 func BenchmarkNDJSONSink(b *testing.B) {
-	batches, _ := skFlightsBatches(b, "/work/shared/data/flights-3m.parquet", 65536)
+	batches, _ := skFlightsBatches(b, flights3M, 65536)
 	ctx := context.Background()
 	var cw skCountWriter
 	for b.Loop() {

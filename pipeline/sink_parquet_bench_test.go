@@ -70,7 +70,7 @@ func skDataBytes(d arrow.ArrayData) int64 {
 //
 //	go test ./pipeline -run '^$' -bench ParquetSinkFlights -benchtime 5x
 func BenchmarkParquetSinkFlights(b *testing.B) {
-	batches, size := skFlightsBatches(b, "/work/shared/data/flights-3m.parquet", 65536)
+	batches, size := skFlightsBatches(b, flights3M, 65536)
 	var rows int64
 	for _, r := range batches {
 		rows += r.NumRows()

@@ -101,7 +101,7 @@ func TestTableSinkRun(t *testing.T) {
 //
 //	go test ./pipeline -run '^$' -bench TableSink
 func BenchmarkTableSink(b *testing.B) {
-	batches, size := skFlightsBatches(b, "/work/shared/data/flights-3m.parquet", 65536)
+	batches, size := skFlightsBatches(b, flights3M, 65536)
 	ctx := context.Background()
 	b.SetBytes(size)
 	for b.Loop() {
