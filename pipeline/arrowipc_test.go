@@ -269,29 +269,8 @@ func TestArrowEarlyBreakAndCancel(t *testing.T) {
 	for _, p := range []string{flightsArrow, path} {
 		mem := checkedAlloc(t)
 		src := Arrow(p, ArrowOptions{Allocator: mem, Columns: []string{"delay"}})
-		for rec, err := range src.Batches(context.Background()) {
-			if err != nil {
-				t.Fatal(err)
-			}
-			rec.Release()
-			break
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		n := 0
-		var last error
-		for rec, err := range src.Batches(ctx) {
-			if err != nil {
-				last = err
-				break
-			}
-			rec.Release()
-			n++
-			cancel()
-		}
-		if n != 1 || !errors.Is(last, context.Canceled) {
-			t.Errorf("%s: %d batches after cancel, error %v; want 1 and context.Canceled", p, n, last)
-		}
+		checkEarlyStop(t, src, 1)
+		checkCancel(t, src)
 		mem.AssertSize(t, 0)
 	}
 }

@@ -380,32 +380,8 @@ func TestGlobEarlyBreakAndCancel(t *testing.T) {
 	}
 	mem := checkedAlloc(t)
 	src := Dir(root, GlobOptions{Allocator: mem})
-	n := 0
-	for rec, err := range src.Batches(context.Background()) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		rec.Release()
-		if n++; n == 2 {
-			break
-		}
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	n = 0
-	var last error
-	for rec, err := range src.Batches(ctx) {
-		if err != nil {
-			last = err
-			break
-		}
-		rec.Release()
-		n++
-		cancel()
-	}
-	if n != 1 || !errors.Is(last, context.Canceled) {
-		t.Errorf("%d batches after cancel, error %v; want 1 and context.Canceled", n, last)
-	}
+	checkEarlyStop(t, src, 2)
+	checkCancel(t, src)
 }
 
 func TestGlobRoot(t *testing.T) {

@@ -185,33 +185,8 @@ func TestParquetEarlyBreakAndCancel(t *testing.T) {
 	for _, par := range []int{1, 2, 8} {
 		mem := checkedAlloc(t)
 		src := Parquet(path, ParquetOptions{Allocator: mem, Parallelism: par, BatchRows: 5000})
-		n := 0
-		for rec, err := range src.Batches(context.Background()) {
-			if err != nil {
-				t.Fatal(err)
-			}
-			rec.Release()
-			if n++; n == 3 {
-				break
-			}
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		n = 0
-		var last error
-		for rec, err := range src.Batches(ctx) {
-			if err != nil {
-				last = err
-				break
-			}
-			rec.Release()
-			if n++; n == 2 {
-				cancel()
-			}
-		}
-		if n != 2 || !errors.Is(last, context.Canceled) {
-			t.Errorf("parallelism %d: %d batches after cancel, error %v; want 2 and context.Canceled", par, n, last)
-		}
+		checkEarlyStop(t, src, 3)
+		checkCancel(t, src)
 		mem.AssertSize(t, 0)
 	}
 }

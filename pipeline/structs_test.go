@@ -248,22 +248,7 @@ func TestFromSeqStopAndCancel(t *testing.T) {
 	if produced != 300 {
 		t.Errorf("the sequence produced %d values for 3 batches of 100", produced)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	n = 0
-	var last error
-	for rec, err := range src.Batches(ctx) {
-		if err != nil {
-			last = err
-			break
-		}
-		rec.Release()
-		n++
-		cancel()
-	}
-	if n != 1 || !errors.Is(last, context.Canceled) {
-		t.Errorf("%d batches after cancel, error %v; want 1 and context.Canceled", n, last)
-	}
+	checkCancel(t, src)
 }
 
 func BenchmarkFromStructs(b *testing.B) {
