@@ -861,33 +861,11 @@ func appendUint(b array.Builder, v uint64) error {
 	return fmt.Errorf("%w: out of range [0, %d]", strconv.ErrRange, hi)
 }
 
-// atoi64 parses a JSON integer token (already validated).
+// atoi64 parses a JSON integer token (already validated), reporting
+// whether it fits an int64.
 func atoi64(b []byte) (int64, bool) {
-	neg := false
-	if len(b) > 0 && b[0] == '-' {
-		neg, b = true, b[1:]
-	}
-	if len(b) == 0 || len(b) > 19 {
-		return 0, false
-	}
-	var u uint64
-	for _, c := range b {
-		d := c - '0'
-		if d > 9 {
-			return 0, false
-		}
-		u = u*10 + uint64(d)
-	}
-	if neg {
-		if u > 1<<63 {
-			return 0, false
-		}
-		return -int64(u), true
-	}
-	if u > math.MaxInt64 {
-		return 0, false
-	}
-	return int64(u), true
+	v, err := parseInt(b)
+	return v, err == nil
 }
 
 // literal checks for the literal word at b[i].
