@@ -44,6 +44,8 @@ need_command() {
 
 need_command node nodejs
 need_command npm npm
+need_command b3sum b3sum
+need_command restic restic
 
 # npm_installed NAME@VERSION: true when that exact version is in $npm_dir.
 npm_installed() {

@@ -13,6 +13,7 @@
 //	ingest-arrowcsv  CSV → Arrow batches: Kiln vs arrow-go csv.NewReader
 //	csv2parquet      CSV → Parquet: examples/ingest vs DuckDB COPY ... TO parquet
 //	parquet          Parquet → Arrow: Kiln vs pqarrow parallel ReadTable
+//	store            Put of a 1 GiB file: Kiln vs restic backup (and b3sum); Get; dedup
 //	testdata         write testdata/flights-20k.{csv,parquet}
 //
 // Each comparison suite prints readable lines and then, as its last line, one
@@ -55,6 +56,7 @@ var suites = []suite{
 	{"ingest-arrowcsv", "CSV → Arrow batches: Kiln vs arrow-go csv.NewReader", runIngestArrowCSV},
 	{"csv2parquet", "CSV → Parquet: examples/ingest vs DuckDB COPY TO parquet", runCSV2Parquet},
 	{"parquet", "Parquet → Arrow: Kiln vs pqarrow parallel reads", runParquet},
+	{"store", "Put/Get of a 1 GiB file: Kiln vs restic backup and b3sum; dedup", runStore},
 	{"testdata", "write testdata/flights-20k.csv and .parquet", runTestdata},
 }
 

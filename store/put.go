@@ -1,0 +1,429 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"sync/atomic"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// putBatchSize is the amount of input one Put batch holds (plus one Max).
+const putBatchSize = 4 << 20
+
+// putBatch is a run of consecutive chunks of a Put's input.
+type putBatch struct {
+	buf  []byte
+	ends []int // end offset in buf of each chunk
+	res  []chunkResult
+	done chan struct{} // closed when res is filled
+	refs atomic.Int32  // users left before the batch is recycled
+}
+
+type chunkResult struct {
+	digest Digest
+	data   []byte // what to store: compressed bytes, or a slice of buf
+	flags  uint8
+}
+
+func (b *putBatch) chunk(i int) []byte {
+	start := 0
+	if i > 0 {
+		start = b.ends[i-1]
+	}
+	return b.buf[start:b.ends[i]:b.ends[i]]
+}
+
+// Put stores the content read from r and returns its Digest, the BLAKE3-256
+// hash of the whole content. It reads r to the end (or to the first error)
+// with bounded memory (about 4 MiB per core plus two packs, whatever the
+// size), cutting the stream into content-defined chunks and hashing and
+// compressing them on all cores. Chunks already in the store are not stored
+// again. When Put returns without error, the blob and every chunk it needs
+// are durable on the backend.
+//
+// Concurrent Puts of the same content store it once.
+func (s *Store) Put(ctx context.Context, r io.Reader) (Digest, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	g, gctx := errgroup.WithContext(ctx)
+
+	nbuf := 2*s.workers + 2
+	free := make(chan *putBatch, nbuf)
+	for range nbuf {
+		free <- &putBatch{buf: make([]byte, 0, putBatchSize+s.params.Max)}
+	}
+	work := make(chan *putBatch, nbuf)
+	whole := make(chan *putBatch, nbuf)
+	ordered := make(chan *putBatch, nbuf)
+	release := func(b *putBatch) {
+		if b.refs.Add(-1) == 0 {
+			free <- b
+		}
+	}
+
+	// Reader: cut chunks and group them into batches.
+	g.Go(func() error {
+		defer close(work)
+		defer close(whole)
+		defer close(ordered)
+		ch := NewChunker(r, s.params)
+		var b *putBatch
+		send := func() bool {
+			b.refs.Store(3)
+			b.done = make(chan struct{})
+			for _, c := range []chan *putBatch{ordered, whole, work} {
+				select {
+				case c <- b:
+				case <-gctx.Done():
+					return false
+				}
+			}
+			b = nil
+			return true
+		}
+		for {
+			if b == nil {
+				select {
+				case b = <-free:
+				case <-gctx.Done():
+					return gctx.Err()
+				}
+				b.buf, b.ends = b.buf[:0], b.ends[:0]
+			}
+			c, err := ch.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return fmt.Errorf("store: put: read: %w", err)
+			}
+			b.buf = append(b.buf, c...)
+			b.ends = append(b.ends, len(b.buf))
+			if len(b.buf) >= putBatchSize && !send() {
+				return gctx.Err()
+			}
+		}
+		if b != nil && len(b.ends) > 0 && !send() {
+			return gctx.Err()
+		}
+		return nil
+	})
+
+	// Whole-content hash, in input order.
+	h := NewHasher()
+	g.Go(func() error {
+		for b := range whole {
+			h.Write(b.buf)
+			release(b)
+		}
+		return nil
+	})
+
+	// Chunk hashing and compression on all cores.
+	for range s.workers {
+		g.Go(func() error {
+			for b := range work {
+				b.res = b.res[:0]
+				for i := range b.ends {
+					c := b.chunk(i)
+					d := Sum(c)
+					res := chunkResult{digest: d, data: c}
+					if s.compress && !s.knownChunk(d) {
+						res.data, res.flags = s.maybeCompress(c)
+					}
+					b.res = append(b.res, res)
+				}
+				close(b.done)
+				release(b)
+			}
+			return nil
+		})
+	}
+
+	// Collector: in input order, add new chunks to the open pack.
+	var (
+		entries []manifestEntry
+		deps    = make(map[*packState]struct{})
+		prog    PutProgress
+		size    int64
+	)
+	g.Go(func() error {
+		for b := range ordered {
+			select {
+			case <-b.done:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+			for i, res := range b.res {
+				raw := len(b.chunk(i))
+				st, stored, err := s.addRecord(res.digest, kindChunk, res.flags, raw, res.data, nil)
+				if err != nil {
+					return err
+				}
+				if st != nil {
+					deps[st] = struct{}{}
+				}
+				if stored > 0 {
+					prog.NewChunks++
+					prog.Stored += int64(stored)
+				}
+				entries = append(entries, manifestEntry{Digest: res.digest, Raw: uint32(raw)})
+				size += int64(raw)
+			}
+			prog.Read = size
+			prog.Chunks = int64(len(entries))
+			release(b)
+			if s.progress != nil {
+				s.progress(prog)
+			}
+		}
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		return Digest{}, err
+	}
+	d := h.Sum()
+
+	switch len(entries) {
+	case 0: // the empty blob is one empty chunk
+		st, stored, err := s.addRecord(d, kindChunk, 0, 0, nil, nil)
+		if err != nil {
+			return Digest{}, err
+		}
+		if st != nil {
+			deps[st] = struct{}{}
+		}
+		if stored > 0 {
+			prog.NewChunks++
+			prog.Stored += int64(stored)
+		}
+	case 1: // a one-chunk blob is its chunk
+	default:
+		if size > math.MaxUint32*int64(len(entries)) {
+			return Digest{}, fmt.Errorf("store: put: blob too large")
+		}
+		m := encodeManifest(size, entries)
+		st, stored, err := s.addRecord(d, kindManifest, 0, len(m), m, deps)
+		if err != nil {
+			return Digest{}, err
+		}
+		if st != nil {
+			deps[st] = struct{}{}
+		}
+		if stored > 0 {
+			prog.Stored += int64(stored)
+		}
+	}
+	if err := s.waitDurable(ctx, deps); err != nil {
+		return Digest{}, err
+	}
+	if s.progress != nil {
+		prog.Done = true
+		s.progress(prog)
+	}
+	return d, nil
+}
+
+func (s *Store) knownChunk(d Digest) bool {
+	s.mu.Lock()
+	_, ok := s.chunks[d]
+	s.mu.Unlock()
+	return ok
+}
+
+// maybeCompress returns the zstd encoding of c if it saves at least 1/8,
+// else c. A chunk whose bytes look random (order-0 entropy of a sample above
+// 7.2 bits per byte) is not tried.
+func (s *Store) maybeCompress(c []byte) ([]byte, uint8) {
+	if len(c) < 64 || looksIncompressible(c) {
+		return c, 0
+	}
+	z := s.enc.EncodeAll(c, make([]byte, 0, len(c)-len(c)/8))
+	if len(z) <= len(c)-len(c)/8 {
+		return z, flagZstd
+	}
+	return c, 0
+}
+
+// looksIncompressible estimates the order-0 entropy of up to 4 KiB from the
+// start of c.
+func looksIncompressible(c []byte) bool {
+	sample := c[:min(len(c), 4096)]
+	var hist [256]uint32
+	for _, x := range sample {
+		hist[x]++
+	}
+	n := float64(len(sample))
+	var bits float64
+	for _, k := range hist {
+		if k != 0 {
+			p := float64(k) / n
+			bits -= p * math.Log2(p)
+		}
+	}
+	// Sampling 4 KiB of uniform random bytes gives about 7.95 bits.
+	return bits > 7.2
+}
+
+// addRecord adds a record to the open pack unless a record of that kind and
+// key is known. It returns the pack holding the record if that pack is not
+// yet durable (nil if it is), and the bytes it added (0 if known). deps are
+// the packs whose indexes must be written before the record's pack's.
+func (s *Store) addRecord(key Digest, kind uint8, flags uint8, raw int, data []byte, deps map[*packState]struct{}) (*packState, int, error) {
+	s.mu.Lock()
+	m := s.chunks
+	if kind == kindManifest {
+		m = s.manifests
+	}
+	if l, ok := m[key]; ok {
+		st := s.packs[l.pack]
+		s.mu.Unlock()
+		if st.durable() {
+			return nil, 0, nil
+		}
+		return st, 0, nil
+	}
+	if kind == kindManifest {
+		if _, ok := s.chunks[key]; ok { // the blob is also a chunk: readable already
+			l := s.chunks[key]
+			st := s.packs[l.pack]
+			s.mu.Unlock()
+			if st.durable() {
+				return nil, 0, nil
+			}
+			return st, 0, nil
+		}
+	}
+	if s.closed {
+		s.mu.Unlock()
+		return nil, 0, fmt.Errorf("store: put after Close")
+	}
+	op := s.open
+	if op == nil {
+		op = s.newOpenPackLocked()
+	}
+	buf := *op.buf
+	e := indexEntry{Key: key, Kind: kind, Flags: flags, Offset: uint32(len(buf)), Raw: uint32(raw), Stored: uint32(len(data))}
+	var hdr [recordHdrSize]byte
+	putRecordHeader(hdr[:], e)
+	buf = append(buf, hdr[:]...)
+	buf = append(buf, data...)
+	*op.buf = buf
+	op.entries = append(op.entries, e)
+	m[key] = loc{pack: op.idx, flags: flags, off: e.Offset, raw: e.Raw, stored: e.Stored}
+	for d := range deps {
+		if d != op.st && !d.durable() {
+			op.deps[d] = struct{}{}
+		}
+	}
+	st := op.st
+	var full *openPack
+	if len(buf) >= s.cfg.PackSize {
+		full = op
+		s.open = nil
+	}
+	s.mu.Unlock()
+	if full != nil {
+		s.startFlush(full)
+	}
+	return st, recordHdrSize + len(data), nil
+}
+
+func (s *Store) newOpenPackLocked() *openPack {
+	id := newPackID()
+	st := &packState{id: id, done: make(chan struct{})}
+	bp, _ := s.packPool.Get().(*[]byte)
+	if bp == nil {
+		b := make([]byte, 0, s.cfg.PackSize+recordHdrSize+s.params.Max+64<<10)
+		bp = &b
+	}
+	*bp = append((*bp)[:0], packMagic...)
+	op := &openPack{idx: int32(len(s.packs)), st: st, buf: bp, deps: make(map[*packState]struct{})}
+	s.packs = append(s.packs, st)
+	s.loaded[id] = true
+	s.open = op
+	return op
+}
+
+// waitDurable flushes the open pack if it is among deps and waits until
+// every pack in deps is written.
+func (s *Store) waitDurable(ctx context.Context, deps map[*packState]struct{}) error {
+	s.mu.Lock()
+	var flush *openPack
+	if op := s.open; op != nil {
+		if _, ok := deps[op.st]; ok {
+			flush = op
+			s.open = nil
+		}
+	}
+	s.mu.Unlock()
+	if flush != nil {
+		s.startFlush(flush)
+	}
+	for st := range deps {
+		select {
+		case <-st.done:
+			if st.err != nil {
+				return st.err
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// startFlush writes a detached open pack in the background: the pack, then
+// (after the indexes of the packs it depends on) its index. It blocks while
+// two pack objects are being written, which bounds memory.
+func (s *Store) startFlush(op *openPack) {
+	s.flushSem <- struct{}{}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		err := s.writePack(op)
+		s.mu.Lock()
+		if err != nil {
+			for _, e := range op.entries {
+				m := s.chunks
+				if e.Kind == kindManifest {
+					m = s.manifests
+				}
+				if l, ok := m[e.Key]; ok && l.pack == op.idx {
+					delete(m, e.Key)
+				}
+			}
+			op.st.err = fmt.Errorf("store: write pack %s: %w", op.st.id, err)
+		}
+		s.mu.Unlock()
+		close(op.st.done)
+	}()
+}
+
+// writePack writes the pack object (holding a flushSem slot, released here),
+// then waits for the packs it depends on and writes its index.
+func (s *Store) writePack(op *openPack) error {
+	ctx := context.Background() // others may depend on this pack: never abandon it halfway
+	buf := *op.buf
+	size := int64(len(buf))
+	err := s.b.Put(ctx, packName(op.st.id), bytes.NewReader(buf), size)
+	*op.buf = buf[:0]
+	s.packPool.Put(op.buf)
+	op.buf = nil
+	<-s.flushSem
+	if err != nil {
+		return err
+	}
+	for d := range op.deps {
+		<-d.done
+		if d.err != nil {
+			return fmt.Errorf("a pack it depends on failed: %w", d.err)
+		}
+	}
+	idx := encodeIndex(op.st.id, size, op.entries)
+	return s.b.Put(ctx, indexName(op.st.id), bytes.NewReader(idx), int64(len(idx)))
+}
