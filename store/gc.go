@@ -114,7 +114,10 @@ type gcKey struct {
 //     record in a pack whose index is older than Grace/2 (it writes the
 //     chunk again instead: the duplicate costs space, which a later GC
 //     reclaims), and (b) a Put writes its manifest less than Grace/2 after
-//     deciding to rely on a record. Proof: GC deletes pack P only if P's
+//     deciding to rely on a record. Put keeps (a) for the default grace:
+//     it relies only on packs younger than reuseWindow (12 h), so a GC with
+//     a shorter Grace than the default is safe only while no other process
+//     writes. (b) holds for any Put that takes less than 12 h. Proof: GC deletes pack P only if P's
 //     index is older than tL-Grace, tL being when GC listed the indexes. A
 //     Put relying on P at time tX had P younger than Grace/2, so
 //     tX < tL-Grace/2, and it wrote its manifest by tX+Grace/2 < tL: the

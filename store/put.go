@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 )
@@ -228,9 +229,24 @@ func (s *Store) Put(ctx context.Context, r io.Reader) (Digest, error) {
 	return d, nil
 }
 
+// reuseWindow is how old a pack may be for Put to rely on its records
+// instead of storing them again: half of the default GC grace period. With
+// it, a GC that runs with at least the default grace never deletes a pack
+// that a concurrent Put (in any process) has just decided to rely on; see
+// the safety argument in gc.go.
+const reuseWindow = DefaultGCGrace / 2
+
+// reusable reports whether a record at l may be relied on by a Put.
+// s.mu is held.
+func (s *Store) reusable(l loc) bool {
+	st := s.packs[l.pack]
+	return st.written.IsZero() || time.Since(st.written) < reuseWindow
+}
+
 func (s *Store) knownChunk(d Digest) bool {
 	s.mu.Lock()
-	_, ok := s.chunks[d]
+	l, ok := s.chunks[d]
+	ok = ok && s.reusable(l)
 	s.mu.Unlock()
 	return ok
 }
@@ -279,7 +295,7 @@ func (s *Store) addRecord(key Digest, kind uint8, flags uint8, raw int, data []b
 	if kind == kindManifest {
 		m = s.manifests
 	}
-	if l, ok := m[key]; ok {
+	if l, ok := m[key]; ok && s.reusable(l) {
 		st := s.packs[l.pack]
 		s.mu.Unlock()
 		if st.durable() {
@@ -288,8 +304,7 @@ func (s *Store) addRecord(key Digest, kind uint8, flags uint8, raw int, data []b
 		return st, 0, nil
 	}
 	if kind == kindManifest {
-		if _, ok := s.chunks[key]; ok { // the blob is also a chunk: readable already
-			l := s.chunks[key]
+		if l, ok := s.chunks[key]; ok && s.reusable(l) { // the blob is also a chunk: readable already
 			st := s.packs[l.pack]
 			s.mu.Unlock()
 			if st.durable() {
@@ -335,7 +350,7 @@ func (s *Store) addRecord(key Digest, kind uint8, flags uint8, raw int, data []b
 
 func (s *Store) newOpenPackLocked() *openPack {
 	id := newPackID()
-	st := &packState{id: id, done: make(chan struct{})}
+	st := &packState{id: id, done: make(chan struct{}), written: time.Now()}
 	bp, _ := s.packPool.Get().(*[]byte)
 	if bp == nil {
 		b := make([]byte, 0, s.cfg.PackSize+recordHdrSize+s.params.Max+64<<10)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/klauspost/compress/zstd"
 	"golang.org/x/sync/errgroup"
@@ -166,6 +167,10 @@ type packState struct {
 	id   packID
 	done chan struct{} // closed when written (err == nil) or failed
 	err  error
+	// written is when the pack's index was written (the backend's time for
+	// a loaded index; the pack's creation, a little earlier, for our own).
+	// Put relies on records only in packs younger than reuseWindow.
+	written time.Time
 }
 
 func (p *packState) durable() bool {
@@ -312,6 +317,7 @@ func (s *Store) refresh(ctx context.Context) error {
 	s.refreshMu.Lock()
 	defer s.refreshMu.Unlock()
 	var todo []packID
+	written := map[packID]time.Time{}
 	for oi, err := range s.b.List(ctx, "index/") {
 		if err != nil {
 			return fmt.Errorf("store: list indexes: %w", err)
@@ -325,6 +331,7 @@ func (s *Store) refresh(ctx context.Context) error {
 		s.mu.Unlock()
 		if !seen {
 			todo = append(todo, id)
+			written[id] = oi.Modified
 		}
 	}
 	if len(todo) == 0 {
@@ -362,7 +369,7 @@ func (s *Store) refresh(ctx context.Context) error {
 			continue
 		}
 		s.loaded[id] = true
-		st := &packState{id: id, done: make(chan struct{})}
+		st := &packState{id: id, done: make(chan struct{}), written: written[id]}
 		close(st.done)
 		idx := int32(len(s.packs))
 		s.packs = append(s.packs, st)
