@@ -3,46 +3,34 @@ package store
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
 )
 
-// This file reads and writes the repository format described in pack.go for
-// GC: it lists packs and indexes, parses indexes, reads and verifies records
-// and writes new packs. It is separate from the writer used by Put so that
-// GC depends only on the documented format.
+// This file gives GC the repository format of pack.go in the terms GC works
+// in: pack ids as hex strings, records read and verified from whole packs,
+// new packs written with their index.
 
 const (
-	gcPackMagic    = "KILNPCK1"
-	gcIndexMagic   = "KILNIDX1"
-	gcRecordHeader = 44
-	gcIndexEntry   = 48
-	gcKindChunk    = 1
-	gcKindManifest = 2
-	gcFlagZstd     = 1
+	gcPackMagic    = packMagic
+	gcRecordHeader = recordHdrSize
+	gcKindChunk    = kindChunk
+	gcKindManifest = kindManifest
+	gcFlagZstd     = flagZstd
 )
 
 // gcEntry is one record of a pack, as its index describes it.
-type gcEntry struct {
-	Key    Digest
-	Kind   uint8
-	Flags  uint8
-	Offset uint32
-	Raw    uint32
-	Stored uint32
-}
+type gcEntry = indexEntry
 
 // size is the record's length in the pack, header included.
-func (e gcEntry) size() int64 { return gcRecordHeader + int64(e.Stored) }
+func (e indexEntry) size() int64 { return recordHdrSize + int64(e.Stored) }
 
 // gcIndex is a parsed index object.
 type gcIndex struct {
@@ -51,119 +39,66 @@ type gcIndex struct {
 	Entries  []gcEntry
 }
 
-func gcPackName(id string) string  { return "packs/" + id[:2] + "/" + id + ".pack" }
-func gcIndexName(id string) string { return "index/" + id + ".idx" }
+// gcParseID parses a pack id in its canonical (lower-case hex) form.
+func gcParseID(id string) (packID, bool) {
+	var pid packID
+	b, err := hex.DecodeString(id)
+	if err != nil || len(b) != len(pid) {
+		return pid, false
+	}
+	copy(pid[:], b)
+	return pid, pid.String() == id
+}
+
+func gcPackName(id string) string {
+	pid, _ := gcParseID(id)
+	return packName(pid)
+}
+
+func gcIndexName(id string) string {
+	pid, _ := gcParseID(id)
+	return indexName(pid)
+}
 
 // gcPackID returns the id in a pack object's name, or "" for another name.
 func gcPackID(name string) string {
-	rest, ok := strings.CutPrefix(name, "packs/")
-	if !ok {
-		return ""
+	if id, ok := parsePackName(name); ok {
+		return id.String()
 	}
-	dir, file, ok := strings.Cut(rest, "/")
-	id, ok2 := strings.CutSuffix(file, ".pack")
-	if !ok || !ok2 || !gcValidID(id) || dir != id[:2] {
-		return ""
-	}
-	return id
+	return ""
 }
 
 // gcIndexID returns the id in an index object's name, or "".
 func gcIndexID(name string) string {
-	rest, ok := strings.CutPrefix(name, "index/")
-	if !ok {
-		return ""
+	if id, ok := parseIndexName(name); ok {
+		return id.String()
 	}
-	id, ok := strings.CutSuffix(rest, ".idx")
-	if !ok || !gcValidID(id) {
-		return ""
-	}
-	return id
+	return ""
 }
 
-func gcValidID(id string) bool {
-	if len(id) != 32 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
-}
+func gcNewID() (string, error) { return newPackID().String(), nil }
 
-func gcNewID() (string, error) {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(b[:]), nil
-}
-
-// gcParseIndex decodes an index object and checks its checksum and that its
-// entries fit in the pack it names.
+// gcParseIndex decodes the index object called name and checks it (see
+// decodeIndex).
 func gcParseIndex(name string, data []byte) (*gcIndex, error) {
-	bad := func(why string) error { return fmt.Errorf("%w: index %s: %s", ErrCorrupt, name, why) }
-	const head = 8 + 16 + 8 + 4
-	if len(data) < head+32 {
-		return nil, bad("too short")
+	id, ok := parseIndexName(name)
+	if !ok {
+		return nil, fmt.Errorf("%w: %q is not an index name", ErrCorrupt, name)
 	}
-	if string(data[:8]) != gcIndexMagic {
-		return nil, bad("bad magic")
+	size, entries, err := decodeIndex(data, id)
+	if err != nil {
+		return nil, fmt.Errorf("%w: index %s: %v", ErrCorrupt, name, err)
 	}
-	body := data[:len(data)-32]
-	if Sum(body) != Digest(data[len(data)-32:]) {
-		return nil, bad("checksum mismatch")
-	}
-	ix := &gcIndex{Pack: hex.EncodeToString(data[8:24]), PackSize: binary.LittleEndian.Uint64(data[24:32])}
-	n := binary.LittleEndian.Uint32(data[32:36])
-	if uint64(len(body)-head) != uint64(n)*gcIndexEntry {
-		return nil, bad("entry count does not match its length")
-	}
-	ix.Entries = make([]gcEntry, n)
-	for i := range ix.Entries {
-		p := body[head+i*gcIndexEntry:]
-		e := gcEntry{
-			Kind:   p[32],
-			Flags:  p[33],
-			Offset: binary.LittleEndian.Uint32(p[36:]),
-			Raw:    binary.LittleEndian.Uint32(p[40:]),
-			Stored: binary.LittleEndian.Uint32(p[44:]),
-		}
-		copy(e.Key[:], p[:32])
-		if e.Kind != gcKindChunk && e.Kind != gcKindManifest {
-			return nil, bad(fmt.Sprintf("entry %d: unknown kind %d", i, e.Kind))
-		}
-		if uint64(e.Offset)+uint64(e.size()) > ix.PackSize || e.Offset < uint32(len(gcPackMagic)) {
-			return nil, bad(fmt.Sprintf("entry %d lies outside the pack", i))
-		}
-		ix.Entries[i] = e
-	}
-	return ix, nil
+	return &gcIndex{Pack: id.String(), PackSize: uint64(size), Entries: entries}, nil
 }
 
 // gcEncodeIndex renders an index object.
 func gcEncodeIndex(packID string, packSize uint64, entries []gcEntry) ([]byte, error) {
-	id, err := hex.DecodeString(packID)
-	if err != nil || len(id) != 16 {
+	id, ok := gcParseID(packID)
+	if !ok {
 		return nil, fmt.Errorf("bad pack id %q", packID)
 	}
-	b := make([]byte, 0, 36+len(entries)*gcIndexEntry+32)
-	b = append(b, gcIndexMagic...)
-	b = append(b, id...)
-	b = binary.LittleEndian.AppendUint64(b, packSize)
-	b = binary.LittleEndian.AppendUint32(b, uint32(len(entries)))
-	for _, e := range entries {
-		b = append(b, e.Key[:]...)
-		b = append(b, e.Kind, e.Flags, 0, 0)
-		b = binary.LittleEndian.AppendUint32(b, e.Offset)
-		b = binary.LittleEndian.AppendUint32(b, e.Raw)
-		b = binary.LittleEndian.AppendUint32(b, e.Stored)
-	}
-	sum := Sum(b)
-	return append(b, sum[:]...), nil
+	return encodeIndex(id, int64(packSize), entries), nil
 }
 
 // gcReadAll reads a whole object.
@@ -242,20 +177,13 @@ func gcKindName(k uint8) string {
 
 // gcParseManifest decodes a manifest record's bytes into its chunk digests.
 func gcParseManifest(raw []byte) ([]Digest, error) {
-	if len(raw) < 12+32 {
-		return nil, errors.New("manifest too short")
+	_, entries, err := decodeManifest(raw)
+	if err != nil {
+		return nil, err
 	}
-	body := raw[:len(raw)-32]
-	if Sum(body) != Digest(raw[len(raw)-32:]) {
-		return nil, errors.New("manifest checksum mismatch")
-	}
-	n := binary.LittleEndian.Uint32(body[8:12])
-	if uint64(len(body)-12) != uint64(n)*36 {
-		return nil, errors.New("manifest entry count does not match its length")
-	}
-	out := make([]Digest, n)
-	for i := range out {
-		copy(out[i][:], body[12+i*36:])
+	out := make([]Digest, len(entries))
+	for i, e := range entries {
+		out[i] = e.Digest
 	}
 	return out, nil
 }
