@@ -137,6 +137,16 @@ var copyBufPool = sync.Pool{New: func() any { b := make([]byte, copyBufSize); re
 // more than size, and returns the count copied; the caller compares it with
 // size.
 func copyCtx(ctx context.Context, w io.Writer, r io.Reader, size int64) (int64, error) {
+	if wt, ok := r.(io.WriterTo); ok {
+		// An in-memory source (a pack being written) hands its bytes over
+		// without passing through a copy buffer.
+		cw := &limitCtxWriter{ctx: ctx, w: w, limit: size}
+		n, err := wt.WriteTo(cw)
+		if errors.Is(err, errTooMuch) {
+			err = nil // the caller sees n > size
+		}
+		return n, err
+	}
 	bp := copyBufPool.Get().(*[]byte)
 	defer copyBufPool.Put(bp)
 	buf := *bp
@@ -166,6 +176,36 @@ func copyCtx(ctx context.Context, w io.Writer, r io.Reader, size int64) (int64, 
 			return n, fmt.Errorf("reading object data: %w", rerr)
 		}
 	}
+}
+
+// errTooMuch stops a WriteTo that yields more than the announced size.
+var errTooMuch = errors.New("more bytes than announced")
+
+// limitCtxWriter checks ctx before every write and, when limit >= 0, accepts
+// at most limit+1 bytes (enough for the caller to see a size mismatch).
+type limitCtxWriter struct {
+	ctx   context.Context
+	w     io.Writer
+	limit int64
+	n     int64
+}
+
+func (c *limitCtxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	if c.limit >= 0 && c.n+int64(len(p)) > c.limit+1 {
+		p = p[:c.limit+1-c.n]
+		n, err := c.w.Write(p)
+		c.n += int64(n)
+		if err == nil {
+			err = errTooMuch
+		}
+		return n, err
+	}
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // ctxReader fails reads once ctx is done.

@@ -268,22 +268,35 @@ func (s *Store) maybeCompress(c []byte) ([]byte, uint8) {
 // looksIncompressible estimates the order-0 entropy of up to 4 KiB from the
 // start of c.
 func looksIncompressible(c []byte) bool {
-	sample := c[:min(len(c), 4096)]
+	sample := c[:min(len(c), entropySample)]
+	if len(sample) == 0 {
+		return false
+	}
 	var hist [256]uint32
 	for _, x := range sample {
 		hist[x]++
 	}
-	n := float64(len(sample))
-	var bits float64
+	// H = log2(n) - Σ k·log2(k) / n over the byte counts k.
+	var sum float64
 	for _, k := range hist {
-		if k != 0 {
-			p := float64(k) / n
-			bits -= p * math.Log2(p)
-		}
+		sum += kLog2K[k]
 	}
+	n := float64(len(sample))
+	bits := math.Log2(n) - sum/n
 	// Sampling 4 KiB of uniform random bytes gives about 7.95 bits.
 	return bits > 7.2
 }
+
+// entropySample is how many bytes of a chunk looksIncompressible counts.
+const entropySample = 4096
+
+// kLog2K[k] is k·log2(k), for the byte counts of a sample.
+var kLog2K = func() (t [entropySample + 1]float64) {
+	for k := 1; k <= entropySample; k++ {
+		t[k] = float64(k) * math.Log2(float64(k))
+	}
+	return t
+}()
 
 // addRecord adds a record to the open pack unless a record of that kind and
 // key is known. It returns the pack holding the record if that pack is not
