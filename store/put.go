@@ -66,50 +66,62 @@ func (s *Store) Put(ctx context.Context, r io.Reader) (Digest, error) {
 		}
 	}
 
-	// Reader: cut chunks and group them into batches.
+	// Reader: read batches of input straight into batch buffers and cut
+	// them into chunks there. The piece after a batch's last cut may still
+	// grow with more input, so it moves to the front of the next batch; a
+	// chunk's cut depends only on its own bytes, so the cuts are those a
+	// Chunker would make.
 	g.Go(func() error {
 		defer close(work)
 		defer close(whole)
 		defer close(ordered)
-		ch := NewChunker(r, s.params)
-		var b *putBatch
-		send := func() bool {
+		c := newCutter(s.params)
+		carry := make([]byte, 0, s.params.Max)
+		for eof := false; !eof; {
+			var b *putBatch
+			select {
+			case b = <-free:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+			b.buf = append(b.buf[:0], carry...)
+			full := b.buf[:cap(b.buf)]
+			n, err := io.ReadFull(r, full[len(b.buf):])
+			b.buf = full[:len(b.buf)+n]
+			switch {
+			case err == io.EOF || err == io.ErrUnexpectedEOF:
+				eof = true
+			case err != nil:
+				return fmt.Errorf("store: put: read: %w", err)
+			}
+			b.ends = b.ends[:0]
+			for off := 0; off < len(b.buf); {
+				cut := c.cut(b.buf[off:])
+				if off+cut == len(b.buf) && cut < s.params.Max && !eof {
+					break // ran out of input, not a cut
+				}
+				off += cut
+				b.ends = append(b.ends, off)
+			}
+			last := 0
+			if len(b.ends) > 0 {
+				last = b.ends[len(b.ends)-1]
+			}
+			carry = append(carry[:0], b.buf[last:]...)
+			b.buf = b.buf[:last]
+			if len(b.ends) == 0 {
+				free <- b
+				continue
+			}
 			b.refs.Store(3)
 			b.done = make(chan struct{})
-			for _, c := range []chan *putBatch{ordered, whole, work} {
+			for _, ch := range []chan *putBatch{ordered, whole, work} {
 				select {
-				case c <- b:
-				case <-gctx.Done():
-					return false
-				}
-			}
-			b = nil
-			return true
-		}
-		for {
-			if b == nil {
-				select {
-				case b = <-free:
+				case ch <- b:
 				case <-gctx.Done():
 					return gctx.Err()
 				}
-				b.buf, b.ends = b.buf[:0], b.ends[:0]
 			}
-			c, err := ch.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				return fmt.Errorf("store: put: read: %w", err)
-			}
-			b.buf = append(b.buf, c...)
-			b.ends = append(b.ends, len(b.buf))
-			if len(b.buf) >= putBatchSize && !send() {
-				return gctx.Err()
-			}
-		}
-		if b != nil && len(b.ends) > 0 && !send() {
-			return gctx.Err()
 		}
 		return nil
 	})

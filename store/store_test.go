@@ -494,3 +494,25 @@ func (c *stCompare) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// Put cuts its input where Boundaries does, whatever the batch boundaries of
+// its reader: sizes around its 4 MiB read batches and the chunk limits.
+func TestPutCutsLikeBoundaries(t *testing.T) {
+	s := stOpen(t, store.NewMemory(), store.Options{})
+	p := s.ChunkerParams()
+	for _, size := range []int{0, 1, p.Min, p.Max, 4<<20 - 1, 4 << 20, 4<<20 + p.Max, 4<<20 + p.Max + 1, 9<<20 + 12345} {
+		data := stData(uint64(size), size)
+		d := stPut(t, s, data)
+		info, err := s.Stat(context.Background(), d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := len(store.Boundaries(data, p))
+		if info.Chunks != want {
+			t.Errorf("size %d: Put made %d chunks, Boundaries %d", size, info.Chunks, want)
+		}
+		if got := stGet(t, s, d); !bytes.Equal(got, data) {
+			t.Errorf("size %d: content differs", size)
+		}
+	}
+}
