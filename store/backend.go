@@ -15,9 +15,6 @@ import (
 // MaxNameLen is the longest object name, in bytes, that [ValidName] accepts.
 const MaxNameLen = 1024
 
-// ErrRange is returned by [Backend.Get] for a range that starts past the end
-// of the object, or for a negative offset or a length below -1.
-var ErrRange = errors.New("store: range not satisfiable")
 
 // ObjectInfo describes one object held by a [Backend].
 type ObjectInfo struct {

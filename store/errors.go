@@ -27,4 +27,12 @@ var (
 	// ErrLocked is returned when an operation needs the repository lock (GC)
 	// and another process or goroutine holds it.
 	ErrLocked = errors.New("store: repository locked")
+	// ErrRange is returned by [Backend.Get] and [Store.ReadRange] for a range
+	// that starts past the end of the object, or for a negative offset or a
+	// length below -1.
+	ErrRange = errors.New("store: range not satisfiable")
+	// ErrConfig is returned by [Open] when the repository's config object
+	// cannot be read or does not match the options given (different chunker
+	// parameters, pack size or compression set explicitly).
+	ErrConfig = errors.New("store: config mismatch")
 )

@@ -15,10 +15,6 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// ErrConfig is returned by [Open] when the repository's config object cannot
-// be read or does not match the options given (different chunker
-// parameters, pack size or compression set explicitly).
-var ErrConfig = errors.New("store: config mismatch")
 
 // Pack size bounds and default (see [Options.PackSize]).
 const (
