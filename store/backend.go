@@ -15,7 +15,6 @@ import (
 // MaxNameLen is the longest object name, in bytes, that [ValidName] accepts.
 const MaxNameLen = 1024
 
-
 // ObjectInfo describes one object held by a [Backend].
 type ObjectInfo struct {
 	Name     string    // the object's name, as given to Put

@@ -15,7 +15,6 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-
 // Pack size bounds and default (see [Options.PackSize]).
 const (
 	DefaultPackSize = 32 << 20
