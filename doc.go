@@ -11,6 +11,10 @@
 //   - pipeline turns files and Go values into typed record batches (CSV,
 //     Parquet, NDJSON, Arrow IPC, Go structs, globs of partitioned files),
 //     checks and transforms them in concurrent stages, and writes them out.
+//   - store keeps bytes content-addressed: BLAKE3 digests, content-defined
+//     chunks deduplicated within and across files, packs on the local disk,
+//     in memory or on S3-compatible storage (store/s3), verified on every
+//     read, checked and garbage-collected.
 //
 // A pipeline is a Source, Stages and a Sink. Stages are bound to their input
 // schema before any data flows, so a missing column or a wrong type fails at
