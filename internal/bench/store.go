@@ -70,11 +70,7 @@ func runStore(ctx context.Context, args []string) error {
 	lastRepo := filepath.Join(work, "kiln-last")
 	kilnPut := func(ctx context.Context, run int) (time.Duration, error) {
 		repo := filepath.Join(work, "kiln-"+strconv.Itoa(run))
-		os.RemoveAll(repo)
-		if err := os.MkdirAll(repo, 0o755); err != nil {
-			return 0, err
-		}
-		b, err := store.NewFS(repo)
+		b, err := freshRepo(repo)
 		if err != nil {
 			return 0, err
 		}
@@ -239,6 +235,17 @@ func fileDigest(path string) (store.Digest, error) {
 	return h.Sum(), nil
 }
 
+// freshRepo empties the folder dir and returns a filesystem backend on it.
+func freshRepo(dir string) (*store.FS, error) {
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	return store.NewFS(dir)
+}
+
 // timeGet reads d from the repository in dir through a verifying Get.
 func timeGet(ctx context.Context, dir string, d store.Digest, size int64) (time.Duration, error) {
 	b, err := store.NewFS(dir)
@@ -285,11 +292,7 @@ func repoBytes(ctx context.Context, b store.Backend) (int64, error) {
 func dedupEdits(ctx context.Context, work, input string, size int64) (float64, error) {
 	repo := filepath.Join(work, "kiln-dedup")
 	defer os.RemoveAll(repo)
-	os.RemoveAll(repo)
-	if err := os.MkdirAll(repo, 0o755); err != nil {
-		return 0, err
-	}
-	b, err := store.NewFS(repo)
+	b, err := freshRepo(repo)
 	if err != nil {
 		return 0, err
 	}
@@ -370,11 +373,7 @@ func dedupFlights(ctx context.Context, work, parquetPath string) (float64, error
 	fmt.Printf("  CSV Jan–May %d bytes, Jan–June %d bytes (June %d bytes)\n", mayN, juneN, juneN-mayN)
 	repo := filepath.Join(work, "kiln-flights")
 	defer os.RemoveAll(repo)
-	os.RemoveAll(repo)
-	if err := os.MkdirAll(repo, 0o755); err != nil {
-		return 0, err
-	}
-	b, err := store.NewFS(repo)
+	b, err := freshRepo(repo)
 	if err != nil {
 		return 0, err
 	}
