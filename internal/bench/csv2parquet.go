@@ -5,12 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -45,19 +43,9 @@ func buildIngest(ctx context.Context, dir string) (string, error) {
 // COPY (SELECT * FROM read_csv(...)) TO ... (FORMAT parquet), timed inside
 // node around the statement. It also reports the ingest process's peak RSS.
 func runCSV2Parquet(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("csv2parquet", flag.ContinueOnError)
-	path := fs.String("csv", defaultFlightsCSV, "CSV `file` to convert (see the prepare suite)")
-	threads := fs.Int("threads", runtime.NumCPU(), "`threads`: GOMAXPROCS of the ingest process and DuckDB's SET threads")
-	runs := fs.Int("runs", 5, "timed `runs` of each side; the median counts")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if *threads < 1 {
-		return fmt.Errorf("-threads must be at least 1, not %d", *threads)
-	}
-	size, err := fileSize(*path)
+	path, threads, runs, size, err := csvSuiteFlags("csv2parquet", "`threads`: GOMAXPROCS of the ingest process and DuckDB's SET threads", args)
 	if err != nil {
-		return fmt.Errorf("%w (to make it: go run ./internal/bench prepare)", err)
+		return err
 	}
 	duck, err := findDuckDB()
 	if err != nil {

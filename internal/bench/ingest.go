@@ -31,22 +31,32 @@ func kilnCSV(ctx context.Context, path string, opts pipeline.CSVOptions) (int64,
 	return rows, time.Since(start), nil
 }
 
+// csvSuiteFlags parses the flags the CSV suites share (-csv, -threads,
+// -runs) and returns them with the CSV file's size.
+func csvSuiteFlags(suite, threadsDoc string, args []string) (path *string, threads, runs *int, size int64, err error) {
+	fs := flag.NewFlagSet(suite, flag.ContinueOnError)
+	path = fs.String("csv", defaultFlightsCSV, "CSV `file` to read (see the prepare suite)")
+	threads = fs.Int("threads", runtime.NumCPU(), threadsDoc)
+	runs = fs.Int("runs", 5, "timed `runs` of each side; the median counts")
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, nil, 0, err
+	}
+	if *threads < 1 {
+		return nil, nil, nil, 0, fmt.Errorf("-threads must be at least 1, not %d", *threads)
+	}
+	size, err = fileSize(*path)
+	if err != nil {
+		return nil, nil, nil, 0, fmt.Errorf("%w (to make it: go run ./internal/bench prepare)", err)
+	}
+	return path, threads, runs, size, nil
+}
+
 // runIngest is the ingest suite: CSV → Arrow batches with Kiln against
 // DuckDB's read_csv into an in-memory table, with the same thread count.
 func runIngest(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("ingest", flag.ContinueOnError)
-	path := fs.String("csv", defaultFlightsCSV, "CSV `file` to read (see the prepare suite)")
-	threads := fs.Int("threads", runtime.NumCPU(), "`threads` for both Kiln (Parallelism) and DuckDB (SET threads)")
-	runs := fs.Int("runs", 5, "timed `runs` of each side; the median counts")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if *threads < 1 {
-		return fmt.Errorf("-threads must be at least 1, not %d", *threads)
-	}
-	size, err := fileSize(*path)
+	path, threads, runs, size, err := csvSuiteFlags("ingest", "`threads` for both Kiln (Parallelism) and DuckDB (SET threads)", args)
 	if err != nil {
-		return fmt.Errorf("%w (to make it: go run ./internal/bench prepare)", err)
+		return err
 	}
 	duck, err := findDuckDB()
 	if err != nil {
@@ -127,16 +137,9 @@ func runIngest(ctx context.Context, args []string) error {
 // csv.NewReader with default options (one row per batch). Both get the same
 // explicit schema, the one Kiln infers from the file.
 func runIngestArrowCSV(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("ingest-arrowcsv", flag.ContinueOnError)
-	path := fs.String("csv", defaultFlightsCSV, "CSV `file` to read (see the prepare suite)")
-	threads := fs.Int("threads", runtime.NumCPU(), "`threads` for Kiln (arrow-go's reader has one)")
-	runs := fs.Int("runs", 5, "timed `runs` of each side; the median counts")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	size, err := fileSize(*path)
+	path, threads, runs, size, err := csvSuiteFlags("ingest-arrowcsv", "`threads` for Kiln (arrow-go's reader has one)", args)
 	if err != nil {
-		return fmt.Errorf("%w (to make it: go run ./internal/bench prepare)", err)
+		return err
 	}
 	if err := warmCache(*path); err != nil {
 		return err
