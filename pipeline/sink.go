@@ -307,6 +307,36 @@ func syncSinkDir(dir string) {
 // sinkOutput is where a sink writes bytes: a temporary file (atomic, for the
 // path sinks) or a caller's writer, through a 1 MiB buffer and, for paths
 // ending in .gz or .zst, a compressor.
+// writeTextRows writes the rows of a batch as text, for the CSV and NDJSON sinks.
+// It binds each column to its format in bound, appends each row to buf with
+// row, and hands the text to w in pieces of about 256 KiB, checking ctx
+// between pieces. It returns buf emptied for reuse and leaves bound holding
+// no reference to the batch.
+func writeTextRows(ctx context.Context, w io.Writer, buf []byte, bound *[]textValues, formats []textFormat,
+	batch arrow.RecordBatch, row func(b []byte, r int) []byte) ([]byte, error) {
+	const flushAt = 256 << 10
+	*bound = (*bound)[:0]
+	for i, f := range formats {
+		*bound = append(*bound, f.bind(batch.Column(i)))
+	}
+	defer clear(*bound)
+	b := buf[:0]
+	for r := range int(batch.NumRows()) {
+		b = row(b, r)
+		if len(b) >= flushAt {
+			if _, err := w.Write(b); err != nil {
+				return b[:0], err
+			}
+			b = b[:0]
+			if err := ctx.Err(); err != nil {
+				return b, err
+			}
+		}
+	}
+	_, err := w.Write(b)
+	return b[:0], err
+}
+
 type sinkOutput struct {
 	w      io.Writer // what the sink writes to
 	buf    *bufio.Writer

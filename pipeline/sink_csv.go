@@ -200,16 +200,10 @@ func (s *CSVSink) Write(ctx context.Context, batch arrow.RecordBatch) error {
 }
 
 func (s *CSVSink) write(ctx context.Context, batch arrow.RecordBatch) error {
-	const flushAt = 256 << 10
-	s.bound = s.bound[:0]
-	for i, f := range s.formats {
-		s.bound = append(s.bound, f.bind(batch.Column(i)))
-	}
 	null := s.opts.NullValue
-	single := len(s.bound) == 1
-	b := s.buf[:0]
-	n := int(batch.NumRows())
-	for r := 0; r < n; r++ {
+	single := len(s.formats) == 1
+	var err error
+	s.buf, err = writeTextRows(ctx, s.out.w, s.buf, &s.bound, s.formats, batch, func(b []byte, r int) []byte {
 		for c := range s.bound {
 			if c > 0 {
 				b = append(b, s.delim)
@@ -229,25 +223,9 @@ func (s *CSVSink) write(ctx context.Context, batch arrow.RecordBatch) error {
 				b = appendCSVQuoted(b[:start], s.scratch)
 			}
 		}
-		b = append(b, '\n')
-		if len(b) >= flushAt {
-			if _, err := s.out.w.Write(b); err != nil {
-				return err
-			}
-			b = b[:0]
-			if r&0xfff == 0 {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	clear(s.bound) // hold no reference to the batch
-	if _, err := s.out.w.Write(b); err != nil {
-		return err
-	}
-	s.buf = b[:0]
-	return nil
+		return append(b, '\n')
+	})
+	return err
 }
 
 // Commit flushes the output and, for a file, renames it to its final name.

@@ -104,16 +104,9 @@ func (s *NDJSONSink) Write(ctx context.Context, batch arrow.RecordBatch) error {
 }
 
 func (s *NDJSONSink) write(ctx context.Context, batch arrow.RecordBatch) error {
-	const flushAt = 256 << 10
-	s.bound = s.bound[:0]
-	for i, f := range s.formats {
-		s.bound = append(s.bound, f.bind(batch.Column(i)))
-	}
-	defer clear(s.bound) // hold no reference to the batch
 	omit := s.opts.OmitNulls
-	b := s.buf[:0]
-	n := int(batch.NumRows())
-	for r := 0; r < n; r++ {
+	var err error
+	s.buf, err = writeTextRows(ctx, s.out.w, s.buf, &s.bound, s.formats, batch, func(b []byte, r int) []byte {
 		b = append(b, '{')
 		first := true
 		for c := range s.bound {
@@ -133,22 +126,9 @@ func (s *NDJSONSink) write(ctx context.Context, batch arrow.RecordBatch) error {
 				b = tv.app(b, r)
 			}
 		}
-		b = append(b, '}', '\n')
-		if len(b) >= flushAt {
-			if _, err := s.out.w.Write(b); err != nil {
-				return err
-			}
-			b = b[:0]
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-	}
-	if _, err := s.out.w.Write(b); err != nil {
-		return err
-	}
-	s.buf = b[:0]
-	return nil
+		return append(b, '}', '\n')
+	})
+	return err
 }
 
 // Commit flushes the output and, for a file, renames it to its final name.
