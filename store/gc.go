@@ -569,7 +569,10 @@ func gcLoadManifest(ctx context.Context, b Backend, d Digest, copies []gcLoc) ([
 // Check clean, and the next GC removes what was left over.
 //
 // After GC, this Store forgets the records it deleted and loads the indexes
-// of the new packs.
+// of the new packs. Other Stores on the repository, in this process or
+// others, keep reading too: when a read finds a pack gone, the Store drops
+// the packs whose indexes are gone, loads the new indexes and reads the
+// records from where the GC moved them.
 func (s *Store) GC(ctx context.Context, roots []Digest, opts GCOptions) (GCStats, error) {
 	st, err := collectGarbage(ctx, s.b, roots, opts)
 	if opts.DryRun {

@@ -425,3 +425,82 @@ func TestGCInterrupted(t *testing.T) {
 		t.Error("no GC ran to completion")
 	}
 }
+
+// TestGCRepackSeenByOtherStore: a Store that loaded its index before a GC
+// elsewhere (another process) repacked and deleted the pack holding a
+// blob's chunks, or its manifest, still reads the blob from the new pack.
+func TestGCRepackSeenByOtherStore(t *testing.T) {
+	live := gcData(9, 1<<20)
+	dLive := Sum(live)
+	layouts := map[string]func(t *testing.T, b Backend){
+		// Pack 1 holds live's chunks and dead ones; pack 2 live's manifest.
+		"chunks moved": func(t *testing.T, b Backend) {
+			s := gcOpen(t, b)
+			gcPut(t, s, append(slices.Clone(live), gcData(8, 6<<20)...))
+			gcPut(t, s, live)
+		},
+		// One pack holds live's chunks and manifest and the chunks of a
+		// Put that failed: it was half read when live's Put flushed the
+		// pack they shared.
+		"manifest moved": func(t *testing.T, b Backend) {
+			half := make(chan struct{})
+			var once sync.Once
+			s, err := Open(t.Context(), b, Options{Progress: func(p PutProgress) {
+				if p.Read >= 4<<20 {
+					once.Do(func() { close(half) })
+				}
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			pr, pw := io.Pipe()
+			failed := make(chan error)
+			go func() {
+				_, err := s.Put(t.Context(), pr)
+				failed <- err
+			}()
+			go func() {
+				pw.Write(gcData(8, 6<<20))
+				<-half
+			}()
+			<-half
+			gcPut(t, s, live)
+			pw.CloseWithError(errors.New("source broke"))
+			if err := <-failed; err == nil {
+				t.Fatal("the broken Put succeeded")
+			}
+		},
+	}
+	for name, layout := range layouts {
+		t.Run(name, func(t *testing.T) {
+			b := NewMemory()
+			layout(t, b)
+			a := gcOpen(t, b)
+			if _, err := a.Stat(t.Context(), dLive); err != nil { // a now knows the old packs
+				t.Fatal(err)
+			}
+			other := gcOpen(t, b)
+			st, err := other.GC(t.Context(), []Digest{dLive}, GCOptions{Grace: -1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Repacked != 1 {
+				t.Fatalf("GC %+v: want one pack repacked", st)
+			}
+			rc, err := a.Get(t.Context(), dLive)
+			if err != nil {
+				t.Fatalf("Get after GC: %v", err)
+			}
+			got, err := io.ReadAll(rc)
+			rc.Close()
+			if err != nil || !bytes.Equal(got, live) {
+				t.Fatalf("Get after GC: %d bytes, %v", len(got), err)
+			}
+			if info, err := a.Stat(t.Context(), dLive); err != nil || info.Size != int64(len(live)) {
+				t.Fatalf("Stat after GC: %+v, %v", info, err)
+			}
+			gcCheckClean(t, b)
+		})
+	}
+}

@@ -82,19 +82,37 @@ func (s *Store) Stat(ctx context.Context, d Digest) (BlobInfo, error) {
 
 // resolve returns the size and chunks of blob d.
 func (s *Store) resolve(ctx context.Context, d Digest) (int64, []manifestEntry, error) {
-	l, kind, pid, ok, err := s.lookup(ctx, d, false)
-	if err != nil {
-		return 0, nil, err
-	}
-	if !ok {
-		return 0, nil, fmt.Errorf("store: blob %s: %w", d, ErrNotFound)
-	}
-	if kind == kindChunk {
-		return int64(l.raw), []manifestEntry{{Digest: d, Raw: l.raw}}, nil
-	}
-	rec, err := s.readRange(ctx, pid, int64(l.off), recordHdrSize+int64(l.stored), nil)
-	if err != nil {
-		return 0, nil, fmt.Errorf("store: blob %s: read manifest: %w", d, err)
+	var (
+		l    loc
+		kind uint8
+		pid  packID
+		rec  []byte
+	)
+	for attempt := 0; ; attempt++ {
+		var ok bool
+		var err error
+		l, kind, pid, ok, err = s.lookup(ctx, d, false)
+		if err != nil {
+			return 0, nil, err
+		}
+		if !ok {
+			return 0, nil, fmt.Errorf("store: blob %s: %w", d, ErrNotFound)
+		}
+		if kind == kindChunk {
+			return int64(l.raw), []manifestEntry{{Digest: d, Raw: l.raw}}, nil
+		}
+		rec, err = s.readRange(ctx, pid, int64(l.off), recordHdrSize+int64(l.stored), nil)
+		if err == nil {
+			break
+		}
+		if attempt > 0 || !errors.Is(err, ErrNotFound) {
+			return 0, nil, fmt.Errorf("store: blob %s: read manifest: %w", d, err)
+		}
+		// The pack is gone: a GC in another process may have moved the
+		// record into a new pack. Forget the deleted packs and look again.
+		if ferr := s.forgetMissing(ctx); ferr != nil {
+			return 0, nil, ferr
+		}
 	}
 	data, err := s.openRecord(rec, d, kindManifest, l)
 	if err != nil {
@@ -321,6 +339,11 @@ func (s *Store) fetch(ctx context.Context, d Digest, sg *segment) {
 		bp = &b
 	}
 	buf, err := s.readRange(ctx, sg.pack, sg.off, sg.n, *bp)
+	if errors.Is(err, ErrNotFound) {
+		segPool.Put(bp)
+		s.fetchMoved(ctx, d, sg)
+		return
+	}
 	if err != nil {
 		segPool.Put(bp)
 		sg.err = fmt.Errorf("store: blob %s: %w", d, err)
@@ -340,6 +363,39 @@ func (s *Store) fetch(ctx context.Context, d Digest, sg *segment) {
 		}
 		sg.chunks[i] = data
 		p += n
+	}
+}
+
+// fetchMoved reads the records of a segment whose pack is gone, one at a
+// time from wherever they are now: a GC in another process may have copied
+// them into new packs and deleted this one after the reader looked them up.
+// A record that is nowhere else is an error wrapping ErrCorrupt.
+func (s *Store) fetchMoved(ctx context.Context, d Digest, sg *segment) {
+	if err := s.forgetMissing(ctx); err != nil {
+		sg.err = fmt.Errorf("store: blob %s: %w", d, err)
+		return
+	}
+	sg.chunks = make([][]byte, len(sg.entries))
+	for i, e := range sg.entries {
+		l, kind, pid, ok, err := s.lookup(ctx, e.Digest, true)
+		if err == nil && (!ok || kind != kindChunk || l.raw != e.Raw) {
+			err = fmt.Errorf("chunk %s: %w: missing or wrong size (its pack %s is gone)", e.Digest, ErrCorrupt, sg.pack)
+		}
+		if err != nil {
+			sg.err = fmt.Errorf("store: blob %s: %w", d, err)
+			return
+		}
+		rec, err := s.readRange(ctx, pid, int64(l.off), recordHdrSize+int64(l.stored), nil)
+		if err != nil {
+			sg.err = fmt.Errorf("store: blob %s: %w", d, err)
+			return
+		}
+		data, err := s.openRecord(rec, e.Digest, kindChunk, l)
+		if err != nil {
+			sg.err = fmt.Errorf("store: blob %s: pack %s: %w", d, pid, err)
+			return
+		}
+		sg.chunks[i] = data
 	}
 }
 
