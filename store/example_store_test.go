@@ -54,3 +54,42 @@ func ExampleOpen() {
 	// "hello, kiln\n"
 	// 1 1 <nil>
 }
+
+// Store the files of a folder in one Batch: they share a pack instead of
+// writing one pack and one index object per file.
+func ExampleBatch() {
+	ctx := context.Background()
+	mem := store.NewMemory()
+	s, err := store.Open(ctx, mem, store.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+
+	files := map[string]string{"a.csv": "x,y\n1,2\n", "b.csv": "x,y\n3,4\n", "c.csv": "x,y\n5,6\n"}
+	batch := s.Batch()
+	digests := map[string]store.Digest{}
+	for name, content := range files {
+		d, err := batch.Put(ctx, strings.NewReader(content))
+		if err != nil {
+			log.Fatal(err)
+		}
+		digests[name] = d
+	}
+	if err := batch.Flush(ctx); err != nil { // now all three are durable
+		log.Fatal(err)
+	}
+	fmt.Println(digests["b.csv"])
+
+	packs := 0
+	for _, err := range mem.List(ctx, "packs/") {
+		if err != nil {
+			log.Fatal(err)
+		}
+		packs++
+	}
+	fmt.Println(packs, "pack")
+	// Output:
+	// blake3:f4eba576df5c484491e0f8575e346aedba06987434af96f5448282c2f2aa6cc1
+	// 1 pack
+}

@@ -36,10 +36,15 @@ func (s *Store) lookup(ctx context.Context, key Digest, chunkOnly bool) (loc, ui
 			l, ok = s.chunks[key]
 		}
 		var st *packState
+		mem := false
 		if ok {
 			st = s.packs[l.pack]
+			mem = s.inMem[st.id] != nil
 		}
 		s.mu.Unlock()
+		if mem { // not yet written (a Batch's, or a Put's in progress): read from memory
+			return l, kind, st.id, true, nil
+		}
 		if ok {
 			select {
 			case <-st.done:
@@ -127,6 +132,9 @@ func (s *Store) resolve(ctx context.Context, d Digest) (int64, []manifestEntry, 
 
 // readRange reads n bytes at off of pack id into buf (grown as needed).
 func (s *Store) readRange(ctx context.Context, id packID, off, n int64, buf []byte) ([]byte, error) {
+	if data, ok := s.readMem(id, off, n, buf); ok {
+		return data, nil
+	}
 	rc, err := s.b.Get(ctx, packName(id), off, n)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
@@ -146,6 +154,28 @@ func (s *Store) readRange(ctx context.Context, id packID, off, n int64, buf []by
 		return nil, err
 	}
 	return buf, nil
+}
+
+// readMem reads n bytes at off of pack id into buf (grown as needed) if
+// the pack is still in memory; the bytes are copied, since the open pack
+// grows and a written one's buffer is reused.
+func (s *Store) readMem(id packID, off, n int64, buf []byte) ([]byte, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	op := s.inMem[id]
+	if op == nil {
+		return nil, false
+	}
+	pack := *op.buf
+	if off < 0 || n < 0 || off+n > int64(len(pack)) {
+		return nil, false // cannot happen for a record of the pack; let the backend say
+	}
+	if int64(cap(buf)) < n {
+		buf = make([]byte, n)
+	}
+	buf = buf[:n]
+	copy(buf, pack[off:off+n])
+	return buf, true
 }
 
 // openRecord checks a record's header against what the index said and
@@ -258,7 +288,14 @@ type blobReader struct {
 	err    error
 }
 
-var segPool sync.Pool // *[]byte
+var segPool sync.Pool // *[]byte of capacity segMax or more
+
+// putSegBuf gives a segment's buffer back to segPool if it is a large one.
+func putSegBuf(bp *[]byte) {
+	if bp != nil && cap(*bp) >= segMax {
+		segPool.Put(bp)
+	}
+}
 
 func (s *Store) newReader(ctx context.Context, d Digest, entries []manifestEntry, skip, n int64) *blobReader {
 	ctx, cancel := context.WithCancel(ctx)
@@ -333,19 +370,27 @@ func (s *Store) newReader(ctx context.Context, d Digest, entries []manifestEntry
 // fetch reads and verifies the records of a segment.
 func (s *Store) fetch(ctx context.Context, d Digest, sg *segment) {
 	defer close(sg.done)
-	bp, _ := segPool.Get().(*[]byte)
+	var bp *[]byte
+	if sg.n >= segMax/4 {
+		bp, _ = segPool.Get().(*[]byte)
+	}
 	if bp == nil {
-		b := make([]byte, 0, segMax+recordHdrSize+s.params.Max)
+		// A small segment (a small blob's) gets a buffer of its size, not
+		// a pooled one of segMax.
+		b := make([]byte, 0, sg.n)
+		if sg.n >= segMax/4 {
+			b = make([]byte, 0, segMax+recordHdrSize+s.params.Max)
+		}
 		bp = &b
 	}
 	buf, err := s.readRange(ctx, sg.pack, sg.off, sg.n, *bp)
 	if errors.Is(err, ErrNotFound) {
-		segPool.Put(bp)
+		putSegBuf(bp)
 		s.fetchMoved(ctx, d, sg)
 		return
 	}
 	if err != nil {
-		segPool.Put(bp)
+		putSegBuf(bp)
 		sg.err = fmt.Errorf("store: blob %s: %w", d, err)
 		return
 	}
@@ -409,7 +454,7 @@ func (r *blobReader) next() ([]byte, error) {
 		}
 		if r.cur != nil {
 			if r.cur.buf != nil {
-				segPool.Put(r.cur.buf)
+				putSegBuf(r.cur.buf)
 			}
 			r.cur = nil
 		}
@@ -509,8 +554,16 @@ func (r *blobReader) Close() error {
 	go func() {
 		for sg := range r.segs {
 			<-sg.done
+			putSegBuf(sg.buf)
 		}
 	}()
 	r.wg.Wait()
+	if r.cur != nil {
+		putSegBuf(r.cur.buf)
+		r.cur = nil
+	}
+	r.rest, r.err = nil, errReadAfterClose
 	return nil
 }
+
+var errReadAfterClose = errors.New("store: read of a closed blob reader")

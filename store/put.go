@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -48,15 +49,62 @@ func (b *putBatch) chunk(i int) []byte {
 //
 // Concurrent Puts of the same content store it once.
 func (s *Store) Put(ctx context.Context, r io.Reader) (Digest, error) {
+	deps := make(map[*packState]struct{})
+	d, err := s.put(ctx, r, deps)
+	if err != nil {
+		return Digest{}, err
+	}
+	if err := s.waitDurable(ctx, deps); err != nil {
+		return Digest{}, err
+	}
+	return d, nil
+}
+
+// put stores the content of r and adds to deps the packs that must be
+// written before the blob is durable.
+func (s *Store) put(ctx context.Context, r io.Reader, deps map[*packState]struct{}) (Digest, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	g, gctx := errgroup.WithContext(ctx)
 
+	// Up to nbuf input buffers, taken from the Store's pool as needed (a
+	// small blob needs one), and given back to it at the end.
 	nbuf := 2*s.workers + 2
 	free := make(chan *putBatch, nbuf)
-	for range nbuf {
-		free <- &putBatch{buf: make([]byte, 0, putBatchSize+s.params.Max)}
+	taken := 0
+	getBatch := func() (*putBatch, error) {
+		select {
+		case b := <-free:
+			return b, nil
+		default:
+		}
+		if taken < nbuf {
+			taken++
+			if b, ok := s.batchPool.Get().(*putBatch); ok {
+				return b, nil
+			}
+			return &putBatch{buf: make([]byte, 0, putBatchSize+s.params.Max)}, nil
+		}
+		select {
+		case b := <-free:
+			return b, nil
+		case <-gctx.Done():
+			return nil, gctx.Err()
+		}
 	}
+	defer func() {
+		// After a failure some batches may still be in use: those are left
+		// to the garbage collector.
+		for {
+			select {
+			case b := <-free:
+				b.res = b.res[:0]
+				s.batchPool.Put(b)
+			default:
+				return
+			}
+		}
+	}()
 	work := make(chan *putBatch, nbuf)
 	whole := make(chan *putBatch, nbuf)
 	ordered := make(chan *putBatch, nbuf)
@@ -76,13 +124,11 @@ func (s *Store) Put(ctx context.Context, r io.Reader) (Digest, error) {
 		defer close(whole)
 		defer close(ordered)
 		c := newCutter(s.params)
-		carry := make([]byte, 0, s.params.Max)
+		var carry []byte // grows to at most Max
 		for eof := false; !eof; {
-			var b *putBatch
-			select {
-			case b = <-free:
-			case <-gctx.Done():
-				return gctx.Err()
+			b, err := getBatch()
+			if err != nil {
+				return err
 			}
 			b.buf = append(b.buf[:0], carry...)
 			full := b.buf[:cap(b.buf)]
@@ -160,7 +206,6 @@ func (s *Store) Put(ctx context.Context, r io.Reader) (Digest, error) {
 	// Collector: in input order, add new chunks to the open pack.
 	var (
 		entries []manifestEntry
-		deps    = make(map[*packState]struct{})
 		prog    PutProgress
 		size    int64
 	)
@@ -231,14 +276,69 @@ func (s *Store) Put(ctx context.Context, r io.Reader) (Digest, error) {
 			prog.Stored += int64(stored)
 		}
 	}
-	if err := s.waitDurable(ctx, deps); err != nil {
-		return Digest{}, err
-	}
 	if s.progress != nil {
 		prog.Done = true
 		s.progress(prog)
 	}
 	return d, nil
+}
+
+// A Batch stores many blobs into shared packs and makes them durable
+// together, in [Batch.Flush]: Puts of small blobs (the files of a dataset
+// folder, say) then fill a few packs instead of writing one pack and one
+// index object each, as [Store.Put] must to be durable when it returns.
+//
+// A Batch's Puts behave as Store.Put in every other way, and may run from
+// many goroutines at once. Until Flush returns without error, a crash may
+// lose any of them; what Flush has made durable stays so.
+type Batch struct {
+	s    *Store
+	mu   sync.Mutex
+	deps map[*packState]struct{}
+}
+
+// Batch starts a batch of Puts.
+func (s *Store) Batch() *Batch {
+	return &Batch{s: s, deps: make(map[*packState]struct{})}
+}
+
+// Put stores the content read from r, as [Store.Put] does, and returns its
+// Digest; the blob is readable from this Store at once, and durable once
+// Flush returns.
+func (b *Batch) Put(ctx context.Context, r io.Reader) (Digest, error) {
+	deps := make(map[*packState]struct{})
+	d, err := b.s.put(ctx, r, deps)
+	if err != nil {
+		return Digest{}, err
+	}
+	b.mu.Lock()
+	for st := range deps {
+		if !st.durable() {
+			b.deps[st] = struct{}{}
+		}
+	}
+	b.mu.Unlock()
+	return d, nil
+}
+
+// Flush writes the packs that the batch's Puts so far need and waits until
+// they are durable. It fails if one of them could not be written; the
+// blobs of the batch must then be put again. The Batch may be used after
+// Flush.
+func (b *Batch) Flush(ctx context.Context) error {
+	b.mu.Lock()
+	deps := b.deps
+	b.deps = make(map[*packState]struct{})
+	b.mu.Unlock()
+	if err := b.s.waitDurable(ctx, deps); err != nil {
+		b.mu.Lock()
+		for st := range deps { // Flush again waits for them again
+			b.deps[st] = struct{}{}
+		}
+		b.mu.Unlock()
+		return err
+	}
+	return nil
 }
 
 // reuseWindow is how old a pack may be for Put to rely on its records
@@ -385,6 +485,7 @@ func (s *Store) newOpenPackLocked() *openPack {
 	op := &openPack{idx: int32(len(s.packs)), st: st, buf: bp, deps: make(map[*packState]struct{})}
 	s.packs = append(s.packs, st)
 	s.loaded[id] = true
+	s.inMem[id] = op
 	s.open = op
 	return op
 }
@@ -451,6 +552,9 @@ func (s *Store) writePack(op *openPack) error {
 	buf := *op.buf
 	size := int64(len(buf))
 	err := s.b.Put(ctx, packName(op.st.id), bytes.NewReader(buf), size)
+	s.mu.Lock()
+	delete(s.inMem, op.st.id) // readers now find the pack object (or its failure)
+	s.mu.Unlock()
 	*op.buf = buf[:0]
 	s.packPool.Put(op.buf)
 	op.buf = nil

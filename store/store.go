@@ -133,9 +133,10 @@ type Store struct {
 	enc *zstd.Encoder
 	dec *zstd.Decoder
 
-	flushSem chan struct{} // bounds packs being written
-	packPool sync.Pool     // *[]byte pack buffers
-	wg       sync.WaitGroup
+	flushSem  chan struct{} // bounds packs being written
+	packPool  sync.Pool     // *[]byte pack buffers
+	batchPool sync.Pool     // *putBatch input buffers of Put
+	wg        sync.WaitGroup
 
 	refreshMu sync.Mutex // serializes loads of index objects
 
@@ -145,7 +146,11 @@ type Store struct {
 	packs     []*packState // by loc.pack
 	loaded    map[packID]bool
 	open      *openPack
-	closed    bool
+	// inMem holds the packs whose bytes are still only in memory: the
+	// open one, and those being written until their pack object is in the
+	// backend. Reads of their records are served from memory.
+	inMem  map[packID]*openPack
+	closed bool
 }
 
 // loc is where a record lives.
@@ -207,6 +212,7 @@ func Open(ctx context.Context, b Backend, opts Options) (*Store, error) {
 		chunks:    make(map[Digest]loc),
 		manifests: make(map[Digest]loc),
 		loaded:    make(map[packID]bool),
+		inMem:     make(map[packID]*openPack),
 	}
 	s.enc, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest),
 		zstd.WithEncoderConcurrency(workers), zstd.WithZeroFrames(true), zstd.WithEncoderCRC(false))

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"os"
@@ -86,4 +87,41 @@ func BenchmarkPutMemory(b *testing.B) {
 	}
 	b.SetBytes(stBenchSize)
 	b.ReportMetric(float64(stBenchSize)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+}
+
+// BenchmarkBatchPutSmall stores 4 KiB blobs in a Batch (one op is one blob),
+// as when versioning a folder of many small files.
+func BenchmarkBatchPutSmall(b *testing.B) {
+	s := stOpen(b, stBenchFS(b), store.Options{})
+	batch := s.Batch()
+	data := stData(3, 4096+8)
+	i := 0
+	for b.Loop() {
+		i++
+		copy(data, []byte{byte(i), byte(i >> 8), byte(i >> 16), byte(i >> 24)})
+		if _, err := batch.Put(context.Background(), bytes.NewReader(data[:4096])); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := batch.Flush(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(4096)
+}
+
+// BenchmarkGetSmall reads back and verifies a 4 KiB blob.
+func BenchmarkGetSmall(b *testing.B) {
+	s := stOpen(b, stBenchFS(b), store.Options{})
+	d := stPut(b, s, stData(4, 4096))
+	for b.Loop() {
+		rc, err := s.Get(context.Background(), d)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.Copy(io.Discard, rc); err != nil {
+			b.Fatal(err)
+		}
+		rc.Close()
+	}
+	b.SetBytes(4096)
 }
