@@ -35,4 +35,10 @@ var (
 	// cannot be read or does not match the options given (different chunker
 	// parameters, pack size or compression set explicitly).
 	ErrConfig = errors.New("store: config mismatch")
+	// ErrPrecondition is returned by [Swapper.Swap] and [Swapper.SwapDelete]
+	// when the object is not in the state the caller expected: its version
+	// tag differs from the one given (the object changed since it was
+	// loaded, or was removed), or it exists although the tag "" asked that
+	// it does not. Load the object again and retry.
+	ErrPrecondition = errors.New("store: precondition failed")
 )
