@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"iter"
 	"math"
 	"os"
@@ -53,8 +54,13 @@ type ParquetOptions struct {
 // Parquet needs random access, so the file must be uncompressed on disk
 // (Parquet compresses its pages itself); a .parquet.gz path is an error.
 type ParquetSource struct {
-	path string
+	path string // the file's path, or the name given to ParquetReaderAt
 	opts ParquetOptions
+
+	// ra, when set, holds the file's bytes instead of path, and size is
+	// their length.
+	ra   io.ReaderAt
+	size int64
 
 	mu     sync.Mutex
 	schema *arrow.Schema
@@ -70,6 +76,18 @@ type ParquetSource struct {
 // Parquet returns a source reading the Parquet file at path.
 func Parquet(path string, opts ParquetOptions) *ParquetSource {
 	s := &ParquetSource{path: path, opts: opts}
+	s.total.Store(-1)
+	return s
+}
+
+// ParquetReaderAt returns a source reading a Parquet file of size bytes
+// through r, which must be safe for concurrent ReadAt calls (as *os.File,
+// *bytes.Reader and io.SectionReader are): row groups are read at once by
+// several goroutines. name identifies the file in errors. The source reads
+// nothing until Schema or Batches is called, and may be read more than
+// once; r must stay readable meanwhile.
+func ParquetReaderAt(name string, r io.ReaderAt, size int64, opts ParquetOptions) *ParquetSource {
+	s := &ParquetSource{path: name, opts: opts, ra: r, size: size}
 	s.total.Store(-1)
 	return s
 }
@@ -101,6 +119,20 @@ func (c countingFile) Read(p []byte) (int, error) {
 }
 
 func (c countingFile) Seek(off int64, whence int) (int64, error) { return c.f.Seek(off, whence) }
+
+// countingSection is countingFile for the bytes of a ParquetReaderAt.
+type countingSection struct {
+	r *io.SectionReader
+	n *atomic.Int64
+}
+
+func (c countingSection) ReadAt(p []byte, off int64) (int, error) {
+	k, err := c.r.ReadAt(p, off)
+	c.n.Add(int64(k))
+	return k, err
+}
+
+func (c countingSection) Seek(off int64, whence int) (int64, error) { return c.r.Seek(off, whence) }
 
 // openRandomAccess opens an uncompressed file for a format that needs
 // random access.
@@ -156,7 +188,7 @@ func (s *ParquetSource) parallelism() int {
 
 // parquetFile is an open Parquet file with its projection resolved.
 type parquetFile struct {
-	f      *os.File
+	f      *os.File // nil for a ParquetReaderAt
 	pf     *file.Reader
 	fr     *pqarrow.FileReader
 	leaves []int         // leaf column indices to read, in output order
@@ -172,33 +204,51 @@ type parquetFile struct {
 }
 
 func (p *parquetFile) Close() error {
+	if p.f == nil {
+		return nil
+	}
 	return p.f.Close()
+}
+
+// input opens the bytes of the file for the Parquet reader; f is nil for a
+// ParquetReaderAt.
+func (s *ParquetSource) input() (parquet.ReaderAtSeeker, *os.File, error) {
+	if s.ra != nil {
+		s.total.Store(s.size)
+		return countingSection{io.NewSectionReader(s.ra, 0, s.size), &s.read}, nil, nil
+	}
+	f, err := openRandomAccess(s.path, "Parquet", &s.read, &s.total)
+	if err != nil {
+		return nil, nil, err
+	}
+	return countingFile{f, &s.read}, f, nil
 }
 
 // open opens the file and resolves the projection. parallel makes pqarrow
 // decode a row group's columns concurrently.
 func (s *ParquetSource) open(parallel bool) (*parquetFile, error) {
-	f, err := openRandomAccess(s.path, "Parquet", &s.read, &s.total)
+	in, f, err := s.input()
 	if err != nil {
 		return nil, err
 	}
+	p := &parquetFile{f: f}
 	mem := s.mem()
-	pf, err := file.NewParquetReader(countingFile{f, &s.read}, file.WithReadProps(parquet.NewReaderProperties(mem)))
+	pf, err := file.NewParquetReader(in, file.WithReadProps(parquet.NewReaderProperties(mem)))
 	if err != nil {
-		f.Close()
+		p.Close()
 		return nil, fmt.Errorf("pipeline: %s: not a readable Parquet file: %w", s.path, err)
 	}
 	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: s.batchRows(), Parallel: parallel}, mem)
 	if err != nil {
-		f.Close()
+		p.Close()
 		return nil, fmt.Errorf("pipeline: %s: %w", s.path, err)
 	}
 	full, err := fr.Schema()
 	if err != nil {
-		f.Close()
+		p.Close()
 		return nil, fmt.Errorf("pipeline: %s: %w", s.path, err)
 	}
-	p := &parquetFile{f: f, pf: pf, fr: fr, mem: mem}
+	p.pf, p.fr, p.mem = pf, fr, mem
 	fields := fr.Manifest.Fields
 	order := make([]int, 0, len(fields))
 	if len(s.opts.Columns) == 0 {
@@ -209,13 +259,13 @@ func (s *ParquetSource) open(parallel bool) (*parquetFile, error) {
 		seen := make(map[string]bool, len(s.opts.Columns))
 		for _, name := range s.opts.Columns {
 			if seen[name] {
-				f.Close()
+				p.Close()
 				return nil, fmt.Errorf("pipeline: %s: column %q is listed twice in ParquetOptions.Columns", s.path, name)
 			}
 			seen[name] = true
 			idx := full.FieldIndices(name)
 			if len(idx) == 0 {
-				f.Close()
+				p.Close()
 				return nil, fmt.Errorf("%w: %s: no column %q; the file has %s", ErrSchema, s.path, name, fieldNames(full))
 			}
 			order = append(order, idx[0])
@@ -237,7 +287,7 @@ func (s *ParquetSource) open(parallel bool) (*parquetFile, error) {
 		out = append(out, fd)
 	}
 	if len(p.leaves) == 0 {
-		f.Close()
+		p.Close()
 		return nil, fmt.Errorf("%w: %s: the file has no columns to read", ErrSchema, s.path)
 	}
 	md := full.Metadata()
