@@ -57,6 +57,7 @@ var suites = []suite{
 	{"csv2parquet", "CSV → Parquet: examples/ingest vs DuckDB COPY TO parquet", runCSV2Parquet},
 	{"parquet", "Parquet → Arrow: Kiln vs pqarrow parallel reads", runParquet},
 	{"store", "Put/Get of a 1 GiB file: Kiln vs restic backup and b3sum; dedup", runStore},
+	{"version", "Status of 100,000 files vs git status; one changed file in 2 GiB; partition dedup", runVersion},
 	{"testdata", "write testdata/flights-20k.csv and .parquet", runTestdata},
 }
 
