@@ -14,6 +14,7 @@
 //	csv2parquet      CSV → Parquet: examples/ingest vs DuckDB COPY ... TO parquet
 //	parquet          Parquet → Arrow: Kiln vs pqarrow parallel ReadTable
 //	store            Put of a 1 GiB file: Kiln vs restic backup (and b3sum); Get; dedup
+//	transforms       fit + apply of scaling, imputation and one-hot: Kiln vs scikit-learn
 //	testdata         write testdata/flights-20k.{csv,parquet}
 //
 // Each comparison suite prints readable lines and then, as its last line, one
@@ -58,6 +59,7 @@ var suites = []suite{
 	{"parquet", "Parquet → Arrow: Kiln vs pqarrow parallel reads", runParquet},
 	{"store", "Put/Get of a 1 GiB file: Kiln vs restic backup and b3sum; dedup", runStore},
 	{"version", "Status of 100,000 files vs git status; one changed file in 2 GiB; partition dedup", runVersion},
+	{"transforms", "fit + apply of a column transformer: Kiln features vs scikit-learn ColumnTransformer", runTransforms},
 	{"testdata", "write testdata/flights-20k.csv and .parquet", runTestdata},
 }
 
