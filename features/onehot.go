@@ -52,6 +52,7 @@ type catCounter struct {
 	kind, column string
 	typ          string
 	strs         map[string]int64
+	short        map[uint64]int64 // counts of strings of up to 7 bytes, by packShort; folded into strs by merge and finish
 	nums         map[float64]int64
 	nulls        int64
 	rows         int64
@@ -66,6 +67,7 @@ func newCatCounter(kind, column string, dt arrow.DataType) (*catCounter, error) 
 	c := &catCounter{kind: kind, column: column, typ: typ}
 	if typ == catString {
 		c.strs = map[string]int64{}
+		c.short = map[uint64]int64{}
 	} else {
 		c.nums = map[float64]int64{}
 	}
@@ -106,6 +108,10 @@ func (c *catCounter) add(arr arrow.Array) error {
 				c.nulls++
 				continue
 			}
+			if key, ok := packShort(s); ok {
+				c.short[key]++
+				continue
+			}
 			if k, seen := c.strs[s]; seen {
 				c.strs[s] = k + 1
 			} else {
@@ -139,6 +145,8 @@ func (c *catCounter) merge(o *catCounter) error {
 	if o.typ != c.typ {
 		return fmt.Errorf("%w: %s: column %q: merging a %s fit into a %s fit", ErrType, c.kind, c.column, o.typ, c.typ)
 	}
+	c.fold()
+	o.fold()
 	for s, k := range o.strs {
 		c.strs[s] += k
 	}
@@ -152,6 +160,7 @@ func (c *catCounter) merge(o *catCounter) error {
 
 // finish returns the sorted categories and their counts, in that order.
 func (c *catCounter) finish() (*catSet, []int64) {
+	c.fold()
 	s := &catSet{Type: c.typ}
 	var counts []int64
 	if c.typ == catString {
@@ -190,16 +199,52 @@ type catSet struct {
 	// Missing reports a missing-value category, after the others.
 	Missing bool `json:"missing,omitempty"`
 
-	strIdx map[string]int32
-	numIdx map[float64]int32
+	strIdx   map[string]int32
+	shortIdx map[uint64]int32 // the strings of up to 7 bytes, by packShort
+	numIdx   map[float64]int32
+}
+
+// fold moves the counts of short strings into strs.
+func (c *catCounter) fold() {
+	for key, k := range c.short {
+		c.strs[unpackShort(key)] += k
+	}
+	clear(c.short)
+}
+
+// packShort packs a string of at most 7 bytes and its length into a
+// uint64, a faster map key than the string for the short codes that
+// categories often are (airports, countries, states).
+func packShort(s string) (uint64, bool) {
+	if len(s) > 7 {
+		return 0, false
+	}
+	var k uint64
+	for i := 0; i < len(s); i++ {
+		k |= uint64(s[i]) << (8 * i)
+	}
+	return k | uint64(len(s))<<56, true
+}
+
+func unpackShort(k uint64) string {
+	n := int(k >> 56)
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(k >> (8 * i))
+	}
+	return string(b)
 }
 
 // index builds the lookup maps.
 func (s *catSet) index() {
 	if s.Type == catString {
 		s.strIdx = make(map[string]int32, len(s.Strings))
+		s.shortIdx = make(map[uint64]int32)
 		for i, v := range s.Strings {
 			s.strIdx[v] = int32(i)
+			if key, ok := packShort(v); ok {
+				s.shortIdx[key] = int32(i)
+			}
 		}
 	} else {
 		s.numIdx = make(map[float64]int32, len(s.Numbers))
@@ -373,6 +418,12 @@ func (s *catSet) codes(kind, column string, arr arrow.Array, codes []int32, buf 
 }
 
 func (s *catSet) lookupStr(v string) int32 {
+	if key, ok := packShort(v); ok && s.shortIdx != nil {
+		if c, ok := s.shortIdx[key]; ok {
+			return c
+		}
+		return -1
+	}
 	if c, ok := s.strIdx[v]; ok {
 		return c
 	}
@@ -837,6 +888,40 @@ func (t *OneHot) ApplyRow(in []Value, out []float64) error {
 		}
 		if k >= 0 {
 			o[k] = 1
+		}
+	}
+	return nil
+}
+
+func (t *OneHot) onesPerRow() int { return len(t.columns) }
+
+// applyOnes is Apply without the zeros: the output index of each row's
+// one per input column, or -1.
+func (t *OneHot) applyOnes(cols []arrow.Array, pos []int32) error {
+	if !t.Fitted() {
+		return fmt.Errorf("%w: onehot", ErrNotFitted)
+	}
+	if len(cols) != len(t.columns) {
+		return fmt.Errorf("%w: onehot: %d input columns, want %d", ErrSpec, len(cols), len(t.columns))
+	}
+	per := len(t.columns)
+	var codes []int32
+	var buf []float64
+	var err error
+	for i, s := range t.cats {
+		codes, buf, err = s.codes("onehot", t.columns[i], cols[i], codes, buf)
+		if err != nil {
+			return err
+		}
+		for r := range cols[i].Len() {
+			k, err := t.slotOf(i, codes[r])
+			if err != nil {
+				return inputErr("onehot", t.columns[i], r, cellString(cols[i], r), err)
+			}
+			if k >= 0 {
+				k += t.offset[i]
+			}
+			pos[r*per+i] = int32(k)
 		}
 	}
 	return nil

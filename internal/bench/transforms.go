@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/kilnml/kiln/features"
@@ -175,19 +174,19 @@ func kilnFitApply(ctx context.Context, spec features.Spec, src pipeline.Source, 
 		return 0, 0, 0, fmt.Errorf("%d outputs", ncols)
 	}
 	sums := make([]float64, len(batches))
-	g, gctx := errgroup.WithContext(ctx)
+	g, _ := errgroup.WithContext(ctx)
 	g.SetLimit(workers)
 	for i, b := range batches {
 		g.Go(func() error {
-			out, err := ct.Apply(gctx, b)
+			// Sparse output, as scikit-learn's default for one-hot.
+			m, err := ct.Sparse(b, nil)
 			if err != nil {
 				return err
 			}
-			defer out.Release()
 			var s float64
-			for j := range 2 {
-				for _, x := range out.Column(j).(*array.Float64).Float64Values() {
-					s += x
+			for p, c := range m.Indices {
+				if c < 2 {
+					s += m.Values[p]
 				}
 			}
 			sums[i] = s
