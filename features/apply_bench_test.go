@@ -114,3 +114,84 @@ func BenchmarkFit20(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkApplyRowMixed20 is single-row apply of a 20-column transformer
+// with strings: 16 numeric columns (standard, median impute with
+// indicators) and one-hot encodings of 4 string columns of 50 categories,
+// through ApplyRowInto and through the map form ApplyRow.
+func BenchmarkApplyRowMixed20(b *testing.B) {
+	const rows, num, str = 2000, 16, 4
+	var fields []arrow.Field
+	var arrs []arrow.Array
+	var names []string
+	for j := range num + str {
+		name := fmt.Sprintf("c%02d", j)
+		names = append(names, name)
+		if j < num {
+			bld := array.NewFloat64Builder(memory.DefaultAllocator)
+			for i := range rows {
+				bld.Append(float64(i*(j+1)%997) / 7)
+			}
+			arrs = append(arrs, bld.NewArray())
+			bld.Release()
+			fields = append(fields, arrow.Field{Name: name, Type: arrow.PrimitiveTypes.Float64, Nullable: true})
+			continue
+		}
+		bld := array.NewStringBuilder(memory.DefaultAllocator)
+		for i := range rows {
+			bld.Append(fmt.Sprintf("city-%02d", (i*(j+3))%50))
+		}
+		arrs = append(arrs, bld.NewArray())
+		bld.Release()
+		fields = append(fields, arrow.Field{Name: name, Type: arrow.BinaryTypes.String})
+	}
+	rec := array.NewRecordBatch(arrow.NewSchema(fields, nil), arrs, rows)
+	defer rec.Release()
+	for _, a := range arrs {
+		a.Release()
+	}
+	cols := func(lo, hi int) string { return `["` + strings.Join(names[lo:hi], `","`) + `"]` }
+	spec, err := ParseSpec([]byte(`{"transforms":[
+		{"name":"standard","columns":` + cols(0, 12) + `},
+		{"name":"impute","columns":` + cols(12, 16) + `,"strategy":"median","add_indicator":true},
+		{"name":"onehot","columns":` + cols(16, 20) + `,"handle_unknown":"ignore"}]}`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ct, err := New(spec)
+	if err != nil {
+		b.Fatal(err)
+	}
+	src := pipeline.FromBatches(rec.Schema(), rec)
+	defer src.Release()
+	if err := ct.Fit(context.Background(), src, FitOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	in := make([]Value, len(ct.Inputs()))
+	m := make(map[string]Value, len(in))
+	for j, c := range ct.Inputs() {
+		if j < num {
+			in[j] = Float(float64(j) * 3.5)
+		} else {
+			in[j] = String(fmt.Sprintf("city-%02d", j))
+		}
+		m[c] = in[j]
+	}
+	out := make([]float64, len(ct.Outputs()))
+	b.Run("into", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := ct.ApplyRowInto(in, out); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("map", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := ct.ApplyRow(m); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
