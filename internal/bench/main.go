@@ -59,7 +59,9 @@ var suites = []suite{
 	{"parquet", "Parquet → Arrow: Kiln vs pqarrow parallel reads", runParquet},
 	{"store", "Put/Get of a 1 GiB file: Kiln vs restic backup and b3sum; dedup", runStore},
 	{"version", "Status of 100,000 files vs git status; one changed file in 2 GiB; partition dedup", runVersion},
+	{"pit", "point-in-time join, Parquet → Parquet: examples/historical vs DuckDB ASOF LEFT JOIN", runPit},
 	{"transforms", "fit + apply of a column transformer: Kiln features vs scikit-learn ColumnTransformer", runTransforms},
+	{"online", "online store read p99: Badger 1×50, Redis 1×50 vs bare HMGET, Redis 100×50", runOnline},
 	{"testdata", "write testdata/flights-20k.csv and .parquet", runTestdata},
 }
 
