@@ -43,9 +43,9 @@ type ParquetWriteOptions struct {
 	RowGroupRows int64
 	// NoDictionary turns dictionary encoding off. By default every column
 	// starts dictionary-encoded and falls back to plain encoding when its
-	// dictionary grows past 1 MiB, as parquet writers do; string, binary
-	// and 32- and 64-bit integer columns (dates, times and timestamps
-	// included) then stay plain for the rest of the file.
+	// dictionary grows past 1 MiB, as parquet writers do; string, binary,
+	// float and 32- and 64-bit integer columns (dates, times and
+	// timestamps included) then stay plain for the rest of the file.
 	NoDictionary bool
 	// Parallelism bounds the columns of a row group that are encoded and
 	// compressed at once. Zero means runtime.GOMAXPROCS(0). Output is the
@@ -686,6 +686,12 @@ func newColumnDictOf(dt arrow.DataType, limit int64) columnDict {
 		}
 	case *arrow.Int32Type, *arrow.Date32Type:
 		return newFixedDict[int32](arrow.PrimitiveTypes.Int32, limit)
+	case *arrow.Float64Type:
+		// Floats are kept by their bits (so NaN payloads and -0 survive):
+		// the same table as int64, over the same 8-byte buffer.
+		return newFixedDict[int64](arrow.PrimitiveTypes.Float64, limit)
+	case *arrow.Float32Type:
+		return newFixedDict[int32](arrow.PrimitiveTypes.Float32, limit)
 	}
 	return nil
 }
@@ -919,10 +925,11 @@ func (d *byteDict) array() *array.Dictionary {
 }
 
 // fixedDict is the columnDict of 32- and 64-bit integer columns (and the
-// time types stored as such).
+// time types stored as such), and of float columns, whose values it keys by
+// their bits.
 type fixedDict[T int32 | int64] struct {
 	dictRows
-	valueType arrow.DataType // Int32 or Int64
+	valueType arrow.DataType // Int32, Int64, Float32 or Float64
 	shift     uint           // 64 - log2(len(table))
 	table     []int32        // value index + 1; 0 means empty
 	values    []T            // distinct values
