@@ -1121,7 +1121,26 @@ func convertValue(v online.Value, t ValueType) (online.Value, error) {
 // of the views. On-demand features are not computed here: a reference to
 // one gives an error wrapping ErrSpec.
 func (fs *FeatureStore) GetHistoricalFeatures(ctx context.Context, entities pipeline.Source, timestamp string, refs []string, opts PITOptions) (pipeline.Source, error) {
-	res, err := fs.reg.Resolve(ctx, 0, refs...)
+	return fs.historical(ctx, 0, entities, timestamp, refs, opts)
+}
+
+// GetHistoricalFeaturesAt is GetHistoricalFeatures as of registry version
+// n: the views as they were defined then, and a view whose batch source is
+// a dataset reads the dataset commit recorded when that version was
+// applied ([BatchSource.Pinned]), not the dataset's head. With the same
+// entity rows it rebuilds a training set exactly, whatever was applied or
+// committed since.
+func (fs *FeatureStore) GetHistoricalFeaturesAt(ctx context.Context, n int, entities pipeline.Source, timestamp string, refs []string, opts PITOptions) (pipeline.Source, error) {
+	if n < 1 {
+		return nil, fmt.Errorf("features: get historical features: registry version %d: %w", n, ErrSpec)
+	}
+	return fs.historical(ctx, n, entities, timestamp, refs, opts)
+}
+
+// historical joins as of registry version n (0: the latest, reading
+// dataset sources at their head).
+func (fs *FeatureStore) historical(ctx context.Context, n int, entities pipeline.Source, timestamp string, refs []string, opts PITOptions) (pipeline.Source, error) {
+	res, err := fs.reg.Resolve(ctx, n, refs...)
 	if err != nil {
 		return nil, fmt.Errorf("features: get historical features: %w", err)
 	}
@@ -1134,7 +1153,11 @@ func (fs *FeatureStore) GetHistoricalFeatures(ctx context.Context, entities pipe
 			continue
 		}
 		v := rv.View
-		src, err := fs.reg.OpenSource(ctx, v.Source, pipeline.ParquetOptions{Allocator: opts.Allocator})
+		bs := v.Source
+		if n > 0 {
+			bs = bs.Pinned()
+		}
+		src, err := fs.reg.OpenSource(ctx, bs, pipeline.ParquetOptions{Allocator: opts.Allocator})
 		if err != nil {
 			return nil, fmt.Errorf("features: get historical features: view %q: %w", v.Name, err)
 		}

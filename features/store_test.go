@@ -799,3 +799,58 @@ func TestStorePushRows(t *testing.T) {
 		t.Errorf("unknown view: %v", err)
 	}
 }
+
+// TestStoreHistoricalAtPinnedDataset: a training set built as of a registry
+// version reads the dataset commit that version was applied with, so it is
+// rebuilt exactly after the dataset moved on; the latest reads the head.
+func TestStoreHistoricalAtPinnedDataset(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	repo := openRepo(t, filepath.Join(dir, "repo"))
+	defer repo.Close()
+	first := writeParquet(t, dir, "first", driverCSV)
+	if _, err := repo.CommitTable(ctx, "driver_data", pipeline.Parquet(first, pipeline.ParquetOptions{}), version.TableOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	reg, err := features.OpenRegistry(ctx, repo, "fs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := driverView("")
+	v.Source = features.BatchSource{Dataset: "driver_data", Timestamp: "event_timestamp", Created: "created"}
+	n, err := reg.Apply(ctx, driverEntity(), v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The dataset gets a later, corrected row for driver 1001.
+	second := writeParquet(t, dir, "second", driverCSV+"1001,2026-01-01T11:30:00Z,2026-01-01T11:35:00Z,0.9,99,Paris\n")
+	if _, err := repo.CommitTable(ctx, "driver_data", pipeline.Parquet(second, pipeline.ParquetOptions{}), version.TableOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	fs, err := features.NewStore(reg, features.StoreOptions{Online: online.NewMemory()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ents := writeParquet(t, dir, "entities", "driver_id,event_timestamp\n1001,2026-01-01T12:00:00Z\n")
+	trips := func(src pipeline.Source, err error) string {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, rows := readRows(t, src)
+		if len(rows) != 1 {
+			t.Fatalf("%d rows", len(rows))
+		}
+		return rows[0][len(rows[0])-1]
+	}
+	refs := []string{"driver_stats:trips"}
+	if got := trips(fs.GetHistoricalFeaturesAt(ctx, n, pipeline.Parquet(ents, pipeline.ParquetOptions{}), "event_timestamp", refs, features.PITOptions{})); got != "12" {
+		t.Errorf("as of registry version %d: trips %s, want 12 (the dataset as applied)", n, got)
+	}
+	if got := trips(fs.GetHistoricalFeatures(ctx, pipeline.Parquet(ents, pipeline.ParquetOptions{}), "event_timestamp", refs, features.PITOptions{})); got != "99" {
+		t.Errorf("latest: trips %s, want 99 (the dataset's head)", got)
+	}
+	if _, err := fs.GetHistoricalFeaturesAt(ctx, 0, pipeline.Parquet(ents, pipeline.ParquetOptions{}), "event_timestamp", refs, features.PITOptions{}); !errors.Is(err, features.ErrSpec) {
+		t.Errorf("version 0: %v, want ErrSpec", err)
+	}
+}
