@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -41,9 +42,72 @@ type Options struct {
 
 // Store is an online store in a Badger database. Its methods are safe for
 // concurrent use.
+//
+// Reads share one read-only Badger transaction, a snapshot, until the next
+// write through the Store: opening a transaction per read costs two
+// hand-offs to Badger's watermark goroutine, which made the tail of a
+// one-entity read several times its median. Badger is single-process, so
+// every write goes through this Store, and a read that starts after a
+// write returned sees it.
 type Store struct {
 	db     *badger.DB
 	closed atomic.Bool
+
+	gen  atomic.Uint64 // bumped after every write and view deletion
+	mu   sync.Mutex    // guards snap and the snapshots' users
+	snap *snapshot
+}
+
+// snapshot is a read-only transaction shared by concurrent reads.
+type snapshot struct {
+	txn   *badger.Txn
+	gen   uint64 // s.gen when it was opened
+	users int
+	stale bool // replaced: discard when the last user leaves
+}
+
+// acquire returns a snapshot at least as new as the last write.
+func (s *Store) acquire() *snapshot {
+	g := s.gen.Load()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.snap == nil || s.snap.gen != g {
+		s.dropSnapLocked()
+		s.snap = &snapshot{txn: s.db.NewTransaction(false), gen: g}
+	}
+	s.snap.users++
+	return s.snap
+}
+
+func (s *Store) release(sn *snapshot) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sn.users--
+	if sn.stale && sn.users == 0 {
+		sn.txn.Discard()
+	}
+}
+
+// dropSnapLocked retires the current snapshot; s.mu is held.
+func (s *Store) dropSnapLocked() {
+	if old := s.snap; old != nil {
+		s.snap = nil
+		old.stale = true
+		if old.users == 0 {
+			old.txn.Discard()
+		}
+	}
+}
+
+// changed marks the data as written: later reads take a new snapshot, and
+// an unused old one stops holding back Badger's version cleanup.
+func (s *Store) changed() {
+	s.gen.Add(1)
+	s.mu.Lock()
+	if s.snap != nil && s.snap.users == 0 {
+		s.dropSnapLocked()
+	}
+	s.mu.Unlock()
 }
 
 var _ online.Store = (*Store)(nil)
@@ -101,6 +165,9 @@ func (s *Store) Write(ctx context.Context, view string, features []string, recs 
 		}
 		n := min(len(recs), maxBatch)
 		done, err := s.writeBatch(ctx, prefix, features, recs[:n])
+		if done > 0 {
+			s.changed()
+		}
 		if err != nil {
 			return fmt.Errorf("badgerstore: write %q: %w", view, err)
 		}
@@ -184,7 +251,9 @@ func (s *Store) Read(ctx context.Context, view string, features []string, keys [
 	var buf [256]byte
 	prefix := viewPrefix(buf[:0], view)
 	np := len(prefix)
-	err := s.db.View(func(txn *badger.Txn) error {
+	sn := s.acquire()
+	defer s.release(sn)
+	err := func(txn *badger.Txn) error {
 		for i, k := range keys {
 			if i%256 == 255 {
 				if err := ctx.Err(); err != nil {
@@ -206,7 +275,7 @@ func (s *Store) Read(ctx context.Context, view string, features []string, keys [
 			}
 		}
 		return nil
-	})
+	}(sn.txn)
 	if err != nil {
 		return nil, fmt.Errorf("badgerstore: read %q: %w", view, err)
 	}
@@ -225,7 +294,9 @@ func (s *Store) DeleteView(ctx context.Context, view string) error {
 	if s.closed.Load() {
 		return online.ErrClosed
 	}
-	if err := s.db.DropPrefix(viewPrefix(nil, view)); err != nil {
+	err := s.db.DropPrefix(viewPrefix(nil, view))
+	s.changed()
+	if err != nil {
 		return fmt.Errorf("badgerstore: delete view %q: %w", view, err)
 	}
 	return nil
@@ -236,6 +307,9 @@ func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
+	s.mu.Lock()
+	s.dropSnapLocked()
+	s.mu.Unlock()
 	return s.db.Close()
 }
 
