@@ -1,6 +1,8 @@
 // Package features fits feature-engineering transforms on Arrow data and
 // applies them, identically, to batches in a pipeline and to single rows in
-// a service.
+// a service; and it is an in-process feature store: definitions in a
+// versioned registry, point-in-time correct training sets, and online
+// serving from Badger or Redis (see "Feature store" below).
 //
 // The most common silent bug in production ML is training/serving skew: the
 // scaler or encoder used at serving time is not exactly the one fitted for
@@ -77,5 +79,32 @@
 // exactly, so the fitted state does not depend on the number of workers or
 // on batch boundaries (sketch-mode quantiles aside). Fitting is also a
 // pipeline sink ([ColumnTransformer.FitSink]) whose Commit finishes the
-// fit, so it composes with ingestion, validation and other stages.
+// fit, so it composes with ingestion, validation and other stages. A
+// one-hot encoding with many categories is best read back as a sparse
+// matrix ([ColumnTransformer.Sparse]), which never writes its zeros.
+//
+// # Feature store
+//
+// Definitions: an [Entity] names join keys, a [FeatureView] typed features
+// of entities with a TTL and a batch source (Parquet files or a version
+// dataset), a [FeatureService] the features one model reads, and an
+// [OnDemandFeature] a Go function of request data and fetched features.
+// [Registry.Apply] validates them against each other and against their
+// sources' schemas and commits them as a new registry version in a
+// version.Repository, so a view can be read as it was ("driver_stats@3").
+//
+// Training sets: [PointInTimeJoin] (and [FeatureStore.GetHistoricalFeatures],
+// or [FeatureStore.GetHistoricalFeaturesAt] to rebuild one exactly as of a
+// registry version) gives each entity row the latest feature row at or
+// before its time and within the TTL, ties broken by the created time, in
+// input order, in parallel and spilling to disk past a memory budget.
+//
+// Serving: online stores implement the interface of package
+// features/online (memory; features/online/badger, the embedded default;
+// features/online/redis). [FeatureStore.Materialize],
+// [FeatureStore.MaterializeIncremental] and [FeatureStore.Push] fill them,
+// never replacing a newer value with an older one, and
+// [FeatureStore.GetOnlineFeatures] reads many entities in one round trip
+// with a status per value. Package features/server serves them over
+// Feast's HTTP API.
 package features
