@@ -15,6 +15,12 @@
 //     chunks deduplicated within and across files, packs on the local disk,
 //     in memory or on S3-compatible storage (store/s3), verified on every
 //     read, checked and garbage-collected.
+//   - version versions datasets and models in a repository folder:
+//     hash-linked commits, branches and tags, statistics and diffs of
+//     tables, a model registry, experiment runs, lineage, and remotes on S3.
+//   - features fits transforms once and applies them identically in
+//     training and serving, and is a feature store: point-in-time training
+//     sets, online serving from Badger or Redis, a Feast-compatible server.
 //
 // A pipeline is a Source, Stages and a Sink. Stages are bound to their input
 // schema before any data flows, so a missing column or a wrong type fails at
@@ -31,7 +37,6 @@
 //	)
 //	stats, err := p.Run(ctx, pipeline.ToParquet("late.parquet", pipeline.ParquetWriteOptions{}), pipeline.RunOptions{})
 //
-// The packages that version data and models, engineer and serve features,
-// run tensor kernels, train models and monitor drift build on the same
-// batches; README.md lists which of them exist today.
+// The packages that run tensor kernels, train models and monitor drift will
+// build on the same batches; README.md lists what exists today.
 package kiln
