@@ -3,6 +3,7 @@ package online
 import (
 	"encoding/binary"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -148,6 +149,18 @@ func (d *Decoder) Decode(rec string, maxAge time.Duration, now time.Time, out []
 		return fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(rec)-p)
 	}
 	return nil
+}
+
+// Detach copies the strings and bytes of the values in rs, so that they no
+// longer share the memory of the record they were decoded from: for a store
+// that decodes a buffer it does not own (Badger's, valid only during a
+// callback) without copying the whole record first.
+func Detach(rs []Result) {
+	for i := range rs {
+		if v := &rs[i].Value; v.kind == KindString || v.kind == KindBytes {
+			v.s = strings.Clone(v.s)
+		}
+	}
 }
 
 // lookup returns the index of name in the decoder's features, or -1. The

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 func TestEncodeKeyUnambiguous(t *testing.T) {
@@ -50,3 +51,31 @@ func FuzzDecode(f *testing.F) {
 		d.Decode(rec, time.Hour, time.Unix(100, 0), out[0])
 	})
 }
+
+// TestDetach: after Detach, decoded strings and bytes no longer share the
+// record's memory, which a store may reuse once Read returns.
+func TestDetach(t *testing.T) {
+	features := []string{"name", "blob", "n"}
+	vals := []Value{String("paris"), Bytes([]byte("raw")), Int(7)}
+	buf := AppendRecord(nil, time.Unix(100, 0), features, vals)
+	out := NewResults(1, len(features))
+	d := NewDecoder(features)
+	if err := d.Decode(unsafeString(buf), 0, time.Unix(200, 0), out[0]); err != nil {
+		t.Fatal(err)
+	}
+	Detach(out[0])
+	for i := range buf { // the store reuses its buffer
+		buf[i] = 'x'
+	}
+	if s, ok := out[0][0].Value.AsString(); !ok || s != "paris" {
+		t.Errorf("string after the buffer changed: %q", s)
+	}
+	if b, ok := out[0][1].Value.AsBytes(); !ok || string(b) != "raw" {
+		t.Errorf("bytes after the buffer changed: %q", b)
+	}
+	if n, ok := out[0][2].Value.AsInt(); !ok || n != 7 {
+		t.Errorf("int: %d", n)
+	}
+}
+
+func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }

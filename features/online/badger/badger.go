@@ -18,6 +18,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/kilnml/kiln/features/online"
@@ -269,7 +270,13 @@ func (s *Store) Read(ctx context.Context, view string, features []string, keys [
 				return err
 			}
 			if err := item.Value(func(v []byte) error {
-				return d.Decode(string(v), maxAge, now, out[i])
+				// Decode in place, then copy only the string values out
+				// of Badger's buffer, which is valid during this call.
+				if err := d.Decode(unsafe.String(unsafe.SliceData(v), len(v)), maxAge, now, out[i]); err != nil {
+					return err
+				}
+				online.Detach(out[i])
+				return nil
 			}); err != nil {
 				return err
 			}
