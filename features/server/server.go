@@ -699,117 +699,106 @@ func buildColumn(t features.ValueType, col []any) (arrow.Array, arrow.DataType, 
 	wrong := func(i int, v any) error {
 		return fmt.Errorf("row %d: %v is not a %s: %w", i, v, t, features.ErrType)
 	}
+	number := func(i int, v any, parse func(string) (float64, error)) (float64, error) {
+		n, ok := v.(json.Number)
+		if !ok {
+			return 0, wrong(i, v)
+		}
+		x, err := parse(string(n))
+		if err != nil {
+			return 0, wrong(i, v)
+		}
+		return x, nil
+	}
 	switch t {
 	case features.TypeInt64:
-		bld := array.NewInt64Builder(mem)
-		defer bld.Release()
-		for i, v := range col {
-			switch v := v.(type) {
-			case nil:
-				bld.AppendNull()
-			case json.Number:
-				x, err := strconv.ParseInt(string(v), 10, 64)
-				if err != nil {
-					return nil, nil, wrong(i, v)
-				}
-				bld.Append(x)
-			default:
-				return nil, nil, wrong(i, v)
+		return build(array.NewInt64Builder(mem), col, arrow.PrimitiveTypes.Int64, func(i int, v any) (int64, error) {
+			n, ok := v.(json.Number)
+			if !ok {
+				return 0, wrong(i, v)
 			}
-		}
-		return bld.NewArray(), arrow.PrimitiveTypes.Int64, nil
+			x, err := strconv.ParseInt(string(n), 10, 64)
+			if err != nil {
+				return 0, wrong(i, v)
+			}
+			return x, nil
+		})
 	case features.TypeFloat64:
-		bld := array.NewFloat64Builder(mem)
-		defer bld.Release()
-		for i, v := range col {
-			switch v := v.(type) {
-			case nil:
-				bld.AppendNull()
-			case json.Number:
-				x, err := strconv.ParseFloat(string(v), 64)
-				if err != nil {
-					return nil, nil, wrong(i, v)
-				}
-				bld.Append(x)
-			default:
-				return nil, nil, wrong(i, v)
-			}
-		}
-		return bld.NewArray(), arrow.PrimitiveTypes.Float64, nil
+		return build(array.NewFloat64Builder(mem), col, arrow.PrimitiveTypes.Float64, func(i int, v any) (float64, error) {
+			return number(i, v, parseFloat)
+		})
 	case features.TypeBool:
-		bld := array.NewBooleanBuilder(mem)
-		defer bld.Release()
-		for i, v := range col {
-			switch v := v.(type) {
-			case nil:
-				bld.AppendNull()
-			case bool:
-				bld.Append(v)
-			default:
-				return nil, nil, wrong(i, v)
+		return build(array.NewBooleanBuilder(mem), col, arrow.FixedWidthTypes.Boolean, func(i int, v any) (bool, error) {
+			b, ok := v.(bool)
+			if !ok {
+				return false, wrong(i, v)
 			}
-		}
-		return bld.NewArray(), arrow.FixedWidthTypes.Boolean, nil
+			return b, nil
+		})
 	case features.TypeString:
-		bld := array.NewStringBuilder(mem)
-		defer bld.Release()
-		for i, v := range col {
-			switch v := v.(type) {
-			case nil:
-				bld.AppendNull()
-			case string:
-				bld.Append(v)
-			default:
-				return nil, nil, wrong(i, v)
+		return build(array.NewStringBuilder(mem), col, arrow.BinaryTypes.String, func(i int, v any) (string, error) {
+			str, ok := v.(string)
+			if !ok {
+				return "", wrong(i, v)
 			}
-		}
-		return bld.NewArray(), arrow.BinaryTypes.String, nil
+			return str, nil
+		})
 	case features.TypeBytes:
-		bld := array.NewBinaryBuilder(mem, arrow.BinaryTypes.Binary)
-		defer bld.Release()
-		for i, v := range col {
-			switch v := v.(type) {
-			case nil:
-				bld.AppendNull()
-			case string:
-				x, err := base64.StdEncoding.DecodeString(v)
-				if err != nil {
-					return nil, nil, fmt.Errorf("row %d: bytes must be base64: %w", i, err)
-				}
-				bld.Append(x)
-			default:
-				return nil, nil, wrong(i, v)
+		return build(array.NewBinaryBuilder(mem, arrow.BinaryTypes.Binary), col, arrow.BinaryTypes.Binary, func(i int, v any) ([]byte, error) {
+			str, ok := v.(string)
+			if !ok {
+				return nil, wrong(i, v)
 			}
-		}
-		return bld.NewArray(), arrow.BinaryTypes.Binary, nil
+			x, err := base64.StdEncoding.DecodeString(str)
+			if err != nil {
+				return nil, fmt.Errorf("row %d: bytes must be base64: %w", i, err)
+			}
+			return x, nil
+		})
 	case features.TypeTimestamp:
 		dt := &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
-		bld := array.NewTimestampBuilder(mem, dt)
-		defer bld.Release()
-		for i, v := range col {
-			switch v := v.(type) {
-			case nil:
-				bld.AppendNull()
-			case string:
-				tm, err := parseTime(v)
+		return build(array.NewTimestampBuilder(mem, dt), col, dt, func(i int, v any) (arrow.Timestamp, error) {
+			if str, ok := v.(string); ok {
+				tm, err := parseTime(str)
 				if err != nil {
-					return nil, nil, fmt.Errorf("row %d: %w", i, err)
+					return 0, fmt.Errorf("row %d: %w", i, err)
 				}
-				bld.Append(arrow.Timestamp(tm.UnixMicro()))
-			case json.Number:
-				// Unix seconds, as pandas would read an integer column.
-				x, err := strconv.ParseFloat(string(v), 64)
-				if err != nil {
-					return nil, nil, wrong(i, v)
-				}
-				bld.Append(arrow.Timestamp(math.Round(x * 1e6)))
-			default:
-				return nil, nil, wrong(i, v)
+				return arrow.Timestamp(tm.UnixMicro()), nil
 			}
-		}
-		return bld.NewArray(), dt, nil
+			// A number is Unix seconds, as pandas would read an integer column.
+			x, err := number(i, v, parseFloat)
+			return arrow.Timestamp(math.Round(x * 1e6)), err
+		})
 	}
 	return nil, nil, fmt.Errorf("unsupported type %q", t)
+}
+
+func parseFloat(s string) (float64, error) { return strconv.ParseFloat(s, 64) }
+
+// builder is the part of an arrow-go array builder of T that build uses.
+type builder[T any] interface {
+	Append(T)
+	AppendNull()
+	NewArray() arrow.Array
+	Release()
+}
+
+// build appends the values of col, converted by conv (nil is a null), to
+// bld and returns the array, of type dt.
+func build[T any](bld builder[T], col []any, dt arrow.DataType, conv func(i int, v any) (T, error)) (arrow.Array, arrow.DataType, error) {
+	defer bld.Release()
+	for i, v := range col {
+		if v == nil {
+			bld.AppendNull()
+			continue
+		}
+		x, err := conv(i, v)
+		if err != nil {
+			return nil, nil, err
+		}
+		bld.Append(x)
+	}
+	return bld.NewArray(), dt, nil
 }
 
 // fail answers an error of the feature store with its status code.
