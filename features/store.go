@@ -255,7 +255,7 @@ func (fs *FeatureStore) materialize(ctx context.Context, views []string, from fu
 		if fs.opts.Logger != nil {
 			fs.opts.Logger.LogAttrs(ctx, slog.LevelInfo, "materialized feature view",
 				slog.String("view", name), slog.Time("start", start), slog.Time("end", end),
-				slog.Int64("rows_read", vs.RowsRead), slog.Int64("written", vs.Written), slog.Bool("skipped", vs.Skipped))
+				slog.Int64("byRowread", vs.RowsRead), slog.Int64("written", vs.Written), slog.Bool("skipped", vs.Skipped))
 		}
 		stats.Views = append(stats.Views, vs)
 	}
@@ -967,6 +967,14 @@ func (fs *FeatureStore) getOnline(ctx context.Context, p *onlinePlan, entityRows
 	// Read every view, at once when there are several.
 	now := time.Now()
 	results := make([][][]online.Result, len(p.reads))
+	pooled := make([]*resultBuf, len(p.reads))
+	defer func() {
+		for _, b := range pooled {
+			if b != nil && cap(b.flat) <= maxPooledResults {
+				resultBufs.Put(b)
+			}
+		}
+	}()
 	read := func(ctx context.Context, vi int) error {
 		rd := p.reads[vi]
 		enc := make([][]byte, 0, n)
@@ -986,7 +994,10 @@ func (fs *FeatureStore) getOnline(ctx context.Context, p *onlinePlan, entityRows
 			enc = append(enc, buf[start:len(buf):len(buf)])
 			rowOf = append(rowOf, r)
 		}
-		got, err := fs.opts.Online.Read(ctx, rd.view, rd.features, enc, rd.ttl, now)
+		rb := resultBufs.Get().(*resultBuf)
+		pooled[vi] = rb
+		got := rb.rows(len(enc), len(rd.features))
+		err := fs.opts.Online.ReadInto(ctx, rd.view, rd.features, enc, rd.ttl, now, got)
 		if err != nil {
 			return fmt.Errorf("read view %q: %w", rd.view, err)
 		}
@@ -1253,4 +1264,32 @@ func (fs *FeatureStore) setWatermark(ctx context.Context, view string, t time.Ti
 		return err
 	}
 	return fmt.Errorf("watermark of %q: too many concurrent updates: %w", view, version.ErrConflict)
+}
+
+// A resultBuf is the results of one online read, kept in a pool between
+// requests so that a read allocates nothing per value.
+type resultBuf struct {
+	flat  []online.Result
+	byRow [][]online.Result
+}
+
+// maxPooledResults bounds the buffers kept: a rare huge read does not
+// hold its memory afterwards.
+const maxPooledResults = 1 << 16
+
+var resultBufs = sync.Pool{New: func() any { return new(resultBuf) }}
+
+// rows returns the buffer as keys rows of n results.
+func (b *resultBuf) rows(keys, n int) [][]online.Result {
+	if cap(b.flat) < keys*n {
+		b.flat = make([]online.Result, keys*n)
+	}
+	if cap(b.byRow) < keys {
+		b.byRow = make([][]online.Result, keys)
+	}
+	flat, out := b.flat[:keys*n], b.byRow[:keys]
+	for i := range out {
+		out[i] = flat[i*n : (i+1)*n : (i+1)*n]
+	}
+	return out
 }

@@ -38,6 +38,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -85,8 +86,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("historical", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	specPath := fs.String("spec", "", "JSON `file` naming the entity rows, the views and the output (required)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the join to `file`")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: historical -spec SPEC.json")
+		fmt.Fprintln(stderr, "usage: historical -spec SPEC.json [-cpuprofile FILE]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -95,6 +97,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *specPath == "" || fs.NArg() > 0 {
 		fs.Usage()
 		return 2
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(stderr, "historical:", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(stderr, "historical:", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
 	}
 	s, err := historical(ctx, *specPath)
 	if err != nil {

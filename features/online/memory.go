@@ -67,22 +67,30 @@ func (m *Memory) Write(ctx context.Context, view string, features []string, recs
 
 // Read implements [Store.Read].
 func (m *Memory) Read(ctx context.Context, view string, features []string, keys [][]byte, maxAge time.Duration, now time.Time) ([][]Result, error) {
-	if err := CheckRead(view, features); err != nil {
+	out := NewResults(len(keys), len(features))
+	if err := m.ReadInto(ctx, view, features, keys, maxAge, now, out); err != nil {
 		return nil, err
 	}
+	return out, nil
+}
+
+// ReadInto implements [Store.ReadInto].
+func (m *Memory) ReadInto(ctx context.Context, view string, features []string, keys [][]byte, maxAge time.Duration, now time.Time, out [][]Result) error {
+	if err := CheckReadInto(view, features, keys, out); err != nil {
+		return err
+	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return err
 	}
 	m.mu.RLock()
 	if m.closed {
 		m.mu.RUnlock()
-		return nil, ErrClosed
+		return ErrClosed
 	}
 	v := m.views[view]
 	m.mu.RUnlock()
-	out := NewResults(len(keys), len(features))
 	if v == nil {
-		return out, nil
+		return nil
 	}
 	d := NewDecoder(features)
 	v.mu.RLock()
@@ -106,7 +114,7 @@ func (m *Memory) Read(ctx context.Context, view string, features []string, keys 
 			}
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // DeleteView implements [Store.DeleteView].

@@ -15,6 +15,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sync/atomic"
 	"time"
 )
 
@@ -92,6 +94,11 @@ type Store interface {
 	// marks values whose event time is before now-maxAge as Expired (and no
 	// value). A view never written reads as NotFound everywhere.
 	Read(ctx context.Context, view string, features []string, keys [][]byte, maxAge time.Duration, now time.Time) ([][]Result, error)
+	// ReadInto is Read into out, which must hold len(keys) rows of
+	// len(features) results (as [NewResults] makes them); every result is
+	// overwritten. A service that reads again and again reuses out, so
+	// that a read allocates nothing per value.
+	ReadInto(ctx context.Context, view string, features []string, keys [][]byte, maxAge time.Duration, now time.Time, out [][]Result) error
 	// DeleteView removes every record of view.
 	DeleteView(ctx context.Context, view string) error
 	// Close releases the store's resources.
@@ -128,6 +135,26 @@ func ValidViewName(name string) error {
 // ValidFeatures checks a list of feature names: non-empty, unique, each 1 to
 // [MaxFeatureNameLen] bytes. The error wraps [ErrInvalidName].
 func ValidFeatures(features []string) error {
+	// A service reads the same feature lists again and again; the last
+	// list validated for each length is remembered, and comparing against
+	// it costs a pointer comparison per name when the caller passes the
+	// same strings.
+	slot := &validLists[len(features)%len(validLists)]
+	if last := slot.Load(); last != nil && slices.Equal(*last, features) {
+		return nil
+	}
+	if err := validFeatures(features); err != nil {
+		return err
+	}
+	list := slices.Clone(features)
+	slot.Store(&list)
+	return nil
+}
+
+// validLists holds recently validated feature lists, by length.
+var validLists [16]atomic.Pointer[[]string]
+
+func validFeatures(features []string) error {
 	if len(features) == 0 {
 		return fmt.Errorf("%w: no features", ErrInvalidName)
 	}
@@ -184,6 +211,32 @@ func CheckRead(view string, features []string) error {
 	}
 	return ValidFeatures(features)
 }
+
+// CheckReadInto validates the arguments of [Store.ReadInto] and sets every
+// result of out to NotFound; stores call it before reading anything.
+func CheckReadInto(view string, features []string, keys [][]byte, out [][]Result) error {
+	if err := CheckRead(view, features); err != nil {
+		return err
+	}
+	if len(out) != len(keys) {
+		return fmt.Errorf("%w: %d result rows for %d keys", ErrShape, len(out), len(keys))
+	}
+	for i, row := range out {
+		if len(row) != len(features) {
+			return fmt.Errorf("%w: result row %d holds %d results for %d features", ErrShape, i, len(row), len(features))
+		}
+	}
+	for _, row := range out {
+		for j := range row {
+			row[j] = Result{Status: NotFound}
+		}
+	}
+	return nil
+}
+
+// ErrShape reports results that do not match the keys and features of a
+// read.
+var ErrShape = errors.New("online: results do not match the read")
 
 // NewResults returns len(keys) rows of n results, all NotFound, backed by
 // one allocation.

@@ -398,6 +398,11 @@ func (s slowStore) Read(ctx context.Context, view string, features []string, key
 	return nil, ctx.Err()
 }
 
+func (s slowStore) ReadInto(ctx context.Context, view string, features []string, keys [][]byte, maxAge time.Duration, now time.Time, out [][]online.Result) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
 func TestTimeout(t *testing.T) {
 	fs := fixture(t, 0, slowStore{online.NewMemory()})
 	srv := httptest.NewServer(server.New(fs, server.Options{Timeout: 20 * time.Millisecond}))

@@ -89,12 +89,16 @@ func runOnline(ctx context.Context, args []string) error {
 	if err := bs.Write(ctx, view, features, recs); err != nil {
 		return err
 	}
+	// Reads reuse one result buffer, as FeatureStore.GetOnlineFeatures does
+	// with its pool.
+	one, many := online.NewResults(1, *nfeat), online.NewResults(*batch, *nfeat)
+	oneKey := make([][]byte, 1)
 	badgerLat, err := measure(*reads, func() error {
-		out, err := bs.Read(ctx, view, features, [][]byte{pick()}, maxAge, now)
-		if err != nil {
+		oneKey[0] = pick()
+		if err := bs.ReadInto(ctx, view, features, oneKey, maxAge, now, one); err != nil {
 			return err
 		}
-		return check(out)
+		return check(one)
 	})
 	if err != nil {
 		return fmt.Errorf("badger: %w", err)
@@ -132,11 +136,11 @@ func runOnline(ctx context.Context, args []string) error {
 		return err
 	}
 	kilnRead := func() error {
-		out, err := rs.Read(ctx, view, features, [][]byte{pick()}, maxAge, now)
-		if err != nil {
+		oneKey[0] = pick()
+		if err := rs.ReadInto(ctx, view, features, oneKey, maxAge, now, one); err != nil {
 			return err
 		}
-		return check(out)
+		return check(one)
 	}
 	peerRead := func() error {
 		vals, err := client.HMGet(ctx, "peer:"+strconv.Itoa(r.IntN(*entities)), features...).Result()
@@ -160,11 +164,10 @@ func runOnline(ctx context.Context, args []string) error {
 		for i := range batchKeys {
 			batchKeys[i] = pick()
 		}
-		out, err := rs.Read(ctx, view, features, batchKeys, maxAge, now)
-		if err != nil {
+		if err := rs.ReadInto(ctx, view, features, batchKeys, maxAge, now, many); err != nil {
 			return err
 		}
-		return check(out)
+		return check(many)
 	})
 	if err != nil {
 		return fmt.Errorf("redis %d×%d: %w", *batch, *nfeat, err)

@@ -34,6 +34,7 @@ func Run(t *testing.T, newStore func(t *testing.T) online.Store) {
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"MaxAge", testMaxAge},
 		{"NotFound", testNotFound},
+		{"ReadInto", testReadInto},
 		{"ManyKeys", testManyKeys},
 		{"PartialFeatures", testPartialFeatures},
 		{"ChangedFeatures", testChangedFeatures},
@@ -321,6 +322,45 @@ func testNotFound(t *testing.T, s online.Store) {
 	out = read(t, s, "v", f, nil, 0, t0)
 	if len(out) != 0 {
 		t.Errorf("read of no keys: %d rows", len(out))
+	}
+}
+
+// testReadInto reuses one result buffer across reads: every result of the
+// second read is its own, none left over from the first.
+func testReadInto(t *testing.T, s online.Store) {
+	ctx := t.Context()
+	f := []string{"x", "y"}
+	write(t, s, "v", f,
+		online.Record{Key: key(1), EventTime: t0, Values: []online.Value{online.Int(1), online.String("one")}},
+		online.Record{Key: key(2), EventTime: t0.Add(-time.Hour), Values: []online.Value{online.Int(2), online.String("two")}},
+		online.Record{Key: key(3), EventTime: t0, Values: []online.Value{online.Int(3), online.String("three")}})
+	out := online.NewResults(3, len(f))
+	// Many keys take the batched path, one key the single-key path.
+	if err := s.ReadInto(ctx, "v", f, [][]byte{key(1), key(2), key(3)}, 0, t0, out); err != nil {
+		t.Fatal(err)
+	}
+	check(t, "first read", out[2][1], online.Present, t0, online.String("three"))
+	if err := s.ReadInto(ctx, "v", f, [][]byte{key(9), key(2), key(1)}, 30*time.Minute, t0, out); err != nil {
+		t.Fatal(err)
+	}
+	check(t, "missing key over a present result", out[0][0], online.NotFound, time.Time{}, online.Null())
+	check(t, "expired over a present result", out[1][1], online.Expired, t0.Add(-time.Hour), online.Null())
+	check(t, "present", out[2][1], online.Present, t0, online.String("one"))
+	one := out[:1]
+	if err := s.ReadInto(ctx, "v", f, [][]byte{key(7)}, 0, t0, one); err != nil {
+		t.Fatal(err)
+	}
+	check(t, "one missing key", one[0][0], online.NotFound, time.Time{}, online.Null())
+	if err := s.ReadInto(ctx, "never_written", f, [][]byte{key(1)}, 0, t0, one); err != nil {
+		t.Fatal(err)
+	}
+	check(t, "unknown view", one[0][1], online.NotFound, time.Time{}, online.Null())
+	// Results that do not match the keys or the features are refused.
+	if err := s.ReadInto(ctx, "v", f, [][]byte{key(1), key(2)}, 0, t0, one); !errors.Is(err, online.ErrShape) {
+		t.Errorf("two keys into one row: %v, want ErrShape", err)
+	}
+	if err := s.ReadInto(ctx, "v", []string{"x"}, [][]byte{key(1)}, 0, t0, one); !errors.Is(err, online.ErrShape) {
+		t.Errorf("one feature into rows of two: %v, want ErrShape", err)
 	}
 }
 

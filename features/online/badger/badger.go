@@ -238,16 +238,24 @@ func (s *Store) writeBatch(ctx context.Context, prefix []byte, features []string
 
 // Read implements [online.Store.Read].
 func (s *Store) Read(ctx context.Context, view string, features []string, keys [][]byte, maxAge time.Duration, now time.Time) ([][]online.Result, error) {
-	if err := online.CheckRead(view, features); err != nil {
+	out := online.NewResults(len(keys), len(features))
+	if err := s.ReadInto(ctx, view, features, keys, maxAge, now, out); err != nil {
 		return nil, err
+	}
+	return out, nil
+}
+
+// ReadInto implements [online.Store.ReadInto].
+func (s *Store) ReadInto(ctx context.Context, view string, features []string, keys [][]byte, maxAge time.Duration, now time.Time, out [][]online.Result) error {
+	if err := online.CheckReadInto(view, features, keys, out); err != nil {
+		return err
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return err
 	}
 	if s.closed.Load() {
-		return nil, online.ErrClosed
+		return online.ErrClosed
 	}
-	out := online.NewResults(len(keys), len(features))
 	d := online.NewDecoder(features)
 	var buf [256]byte
 	prefix := viewPrefix(buf[:0], view)
@@ -284,9 +292,9 @@ func (s *Store) Read(ctx context.Context, view string, features []string, keys [
 		return nil
 	}(sn.txn)
 	if err != nil {
-		return nil, fmt.Errorf("badgerstore: read %q: %w", view, err)
+		return fmt.Errorf("badgerstore: read %q: %w", view, err)
 	}
-	return out, nil
+	return nil
 }
 
 // DeleteView implements [online.Store.DeleteView]. Badger's DropPrefix

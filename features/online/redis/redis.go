@@ -173,30 +173,38 @@ func (s *Store) writeBatch(ctx context.Context, vp string, features []string, re
 
 // Read implements [online.Store.Read].
 func (s *Store) Read(ctx context.Context, view string, features []string, keys [][]byte, maxAge time.Duration, now time.Time) ([][]online.Result, error) {
-	if err := online.CheckRead(view, features); err != nil {
+	out := online.NewResults(len(keys), len(features))
+	if err := s.ReadInto(ctx, view, features, keys, maxAge, now, out); err != nil {
 		return nil, err
+	}
+	return out, nil
+}
+
+// ReadInto implements [online.Store.ReadInto].
+func (s *Store) ReadInto(ctx context.Context, view string, features []string, keys [][]byte, maxAge time.Duration, now time.Time, out [][]online.Result) error {
+	if err := online.CheckReadInto(view, features, keys, out); err != nil {
+		return err
 	}
 	if s.closed.Load() {
-		return nil, online.ErrClosed
+		return online.ErrClosed
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return err
 	}
-	out := online.NewResults(len(keys), len(features))
 	d := online.NewDecoder(features)
 	vp := s.viewPrefix(view)
 	if len(keys) == 1 {
 		rec, err := s.client.Get(ctx, key(vp, keys[0])).Result()
 		if errors.Is(err, redis.Nil) {
-			return out, nil
+			return nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("redisstore: read %q: %w", view, err)
+			return fmt.Errorf("redisstore: read %q: %w", view, err)
 		}
 		if err := d.Decode(rec, maxAge, now, out[0]); err != nil {
-			return nil, fmt.Errorf("redisstore: read %q: %w", view, err)
+			return fmt.Errorf("redisstore: read %q: %w", view, err)
 		}
-		return out, nil
+		return nil
 	}
 	_, cluster := s.client.(*redis.ClusterClient)
 	names := make([]string, 0, min(len(keys), s.batch))
@@ -209,10 +217,10 @@ func (s *Store) Read(ctx context.Context, view string, features []string, keys [
 		if err := s.fetch(ctx, names, cluster, func(i int, rec string) error {
 			return d.Decode(rec, maxAge, now, out[start+i])
 		}); err != nil {
-			return nil, fmt.Errorf("redisstore: read %q: %w", view, err)
+			return fmt.Errorf("redisstore: read %q: %w", view, err)
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // fetch gets the values of keys in one round trip (MGET, or pipelined GETs
