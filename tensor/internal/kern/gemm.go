@@ -1,0 +1,120 @@
+package kern
+
+import "math"
+
+// Act is an activation applied by a GEMM epilogue.
+type Act uint8
+
+const (
+	ActNone Act = iota
+	ActReLU
+	ActGELU // tanh approximation
+	ActSigmoid
+	ActTanh
+)
+
+// Epilogue is work fused into a GEMM's output: C = act(alpha·op(A)·op(B) +
+// beta·C + bias), bias broadcast along the rows (one value per column of
+// C).
+type Epilogue struct {
+	Bias []float32 // nil, or n values
+	Act  Act
+}
+
+// Sgemm computes C = act(alpha·op(A)·op(B) + beta·C + bias) for row-major
+// float32 matrices: op(A) is m×k (A is k×m when transA), op(B) is k×n (B is
+// n×k when transB), C is m×n; lda, ldb and ldc are the row strides. When
+// beta is 0, C is not read (NaNs in it do not propagate). p runs the tiles
+// (nil: one goroutine).
+func Sgemm(p *Pool, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
+	b []float32, ldb int, beta float32, c []float32, ldc int, ep Epilogue) {
+	sgemmRef(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ep)
+}
+
+// SgemmBatched runs batch independent Sgemm calls; matrix i of A starts at
+// a[i*strideA], and likewise for B and C. A stride of 0 shares one matrix
+// across the batch (not allowed for C).
+func SgemmBatched(p *Pool, transA, transB bool, m, n, k int, alpha float32, a []float32, lda, strideA int,
+	b []float32, ldb, strideB int, beta float32, c []float32, ldc, strideC int, batch int, ep Epilogue) {
+	for i := range batch {
+		Sgemm(p, transA, transB, m, n, k, alpha, a[i*strideA:], lda, b[i*strideB:], ldb, beta, c[i*strideC:], ldc, ep)
+	}
+}
+
+// sgemmRef is the plain triple loop, accumulating in float32.
+func sgemmRef(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
+	b []float32, ldb int, beta float32, c []float32, ldc int, ep Epilogue) {
+	for i := range m {
+		for j := range n {
+			var s float32
+			for l := range k {
+				var av, bv float32
+				if transA {
+					av = a[l*lda+i]
+				} else {
+					av = a[i*lda+l]
+				}
+				if transB {
+					bv = b[j*ldb+l]
+				} else {
+					bv = b[l*ldb+j]
+				}
+				s += av * bv
+			}
+			v := alpha * s
+			if beta != 0 {
+				v += beta * c[i*ldc+j]
+			}
+			if ep.Bias != nil {
+				v += ep.Bias[j]
+			}
+			c[i*ldc+j] = ActScalar(ep.Act, v)
+		}
+	}
+}
+
+// ActScalar applies act to one value, as the epilogue does.
+func ActScalar(act Act, v float32) float32 {
+	switch act {
+	case ActReLU:
+		return max(v, 0)
+	case ActGELU:
+		x := float64(v)
+		return float32(0.5 * x * (1 + math.Tanh(0.7978845608028654*(x+0.044715*x*x*x))))
+	case ActSigmoid:
+		return float32(1 / (1 + math.Exp(-float64(v))))
+	case ActTanh:
+		return float32(math.Tanh(float64(v)))
+	}
+	return v
+}
+
+// Dgemm is Sgemm for float64, without an epilogue: the reference the
+// float32 kernels are tested against, and the kernel of float64 tensors.
+func Dgemm(transA, transB bool, m, n, k int, alpha float64, a []float64, lda int,
+	b []float64, ldb int, beta float64, c []float64, ldc int) {
+	for i := range m {
+		for j := range n {
+			var s float64
+			for l := range k {
+				var av, bv float64
+				if transA {
+					av = a[l*lda+i]
+				} else {
+					av = a[i*lda+l]
+				}
+				if transB {
+					bv = b[j*ldb+l]
+				} else {
+					bv = b[l*ldb+j]
+				}
+				s += av * bv
+			}
+			v := alpha * s
+			if beta != 0 {
+				v += beta * c[i*ldc+j]
+			}
+			c[i*ldc+j] = v
+		}
+	}
+}
