@@ -32,23 +32,110 @@ const (
 	OpSquare
 )
 
+// parChunk is the number of elements of one tile of the Par kernels (128
+// KiB of float32): tiles depend only on the length, so results do not
+// depend on the pool.
+const parChunk = 32 << 10
+
+// ntMin is the length from which results are written with non-temporal
+// stores (bypassing the caches): 2M float32, 8 MiB, more than a core's
+// share of the last-level cache, so the result would not stay in cache
+// anyway and skipping the read of each destination line before its write
+// saves a third of add's memory traffic.
+const ntMin = 2 << 20
+
 // Binary sets dst[i] = a[i] op b[i]; the three slices have one length and
-// dst may be a or b.
+// dst may be a or b (but not overlap them otherwise). Add, Sub, Mul and Div
+// are IEEE-exact in every tier; Max and Min return NaN when either input
+// is NaN, and +0 (Max) or -0 (Min) for a pair of zeros of different signs.
 func Binary(op BinOp, dst, a, b []float32) {
-	b = b[:len(dst)]
+	binary(op, dst, a, b, len(dst) >= ntMin)
+}
+
+// binary is Binary with non-temporal stores when nt (and a vector tier).
+func binary(op BinOp, dst, a, b []float32, nt bool) {
 	a = a[:len(dst)]
-	for i := range dst {
-		dst[i] = binScalar(op, a[i], b[i])
+	b = b[:len(dst)]
+	lo, hi := binaryAsm(op, dst, a, b, nt)
+	binaryGo(op, dst[:lo], a[:lo], b[:lo])
+	binaryGo(op, dst[hi:], a[hi:], b[hi:])
+}
+
+// BinaryPar is Binary split into fixed chunks run over p (nil runs on the
+// caller); the result is the same as Binary's.
+func BinaryPar(p *Pool, op BinOp, dst, a, b []float32) {
+	n := len(dst)
+	if n < 2*parChunk || p == nil || p.Workers() == 1 {
+		Binary(op, dst, a, b)
+		return
+	}
+	a, b = a[:n], b[:n]
+	nt := n >= ntMin
+	p.Run((n+parChunk-1)/parChunk, func(t int) {
+		lo, hi := t*parChunk, min((t+1)*parChunk, n)
+		binary(op, dst[lo:hi], a[lo:hi], b[lo:hi], nt)
+	})
+}
+
+func binaryGo(op BinOp, dst, a, b []float32) {
+	a = a[:len(dst)]
+	b = b[:len(dst)]
+	switch op {
+	case OpAdd:
+		for i := range dst {
+			dst[i] = a[i] + b[i]
+		}
+	case OpSub:
+		for i := range dst {
+			dst[i] = a[i] - b[i]
+		}
+	case OpMul:
+		for i := range dst {
+			dst[i] = a[i] * b[i]
+		}
+	case OpDiv:
+		for i := range dst {
+			dst[i] = a[i] / b[i]
+		}
+	default:
+		for i := range dst {
+			dst[i] = binScalar(op, a[i], b[i])
+		}
 	}
 }
 
-// BinaryScalar sets dst[i] = a[i] op s, or s op a[i] when left.
+// BinaryScalar sets dst[i] = a[i] op s, or s op a[i] when left; dst may be
+// a.
 func BinaryScalar(op BinOp, dst, a []float32, s float32, left bool) {
+	binaryScalar(op, dst, a, s, left, len(dst) >= ntMin)
+}
+
+// binaryScalar is BinaryScalar with non-temporal stores when nt (and a
+// vector tier).
+func binaryScalar(op BinOp, dst, a []float32, s float32, left, nt bool) {
 	a = a[:len(dst)]
-	for i := range dst {
-		if left {
+	lo, hi := binaryScalarAsm(op, dst, a, s, left, nt)
+	binaryScalarGo(op, dst[:lo], a[:lo], s, left)
+	binaryScalarGo(op, dst[hi:], a[hi:], s, left)
+}
+
+func binaryScalarGo(op BinOp, dst, a []float32, s float32, left bool) {
+	a = a[:len(dst)]
+	switch {
+	case op == OpAdd:
+		for i := range dst {
+			dst[i] = a[i] + s
+		}
+	case op == OpMul:
+		for i := range dst {
+			dst[i] = a[i] * s
+		}
+	case left:
+		for i := range dst {
 			dst[i] = binScalar(op, s, a[i])
-		} else {
+		}
+	default:
+		for i := range dst {
 			dst[i] = binScalar(op, a[i], s)
 		}
 	}
@@ -80,11 +167,60 @@ func binScalar(op BinOp, x, y float32) float32 {
 	panic("kern: unknown binary op")
 }
 
-// Unary sets dst[i] = op(a[i]) (param is the exponent of OpPowScalar).
+// Unary sets dst[i] = op(a[i]) (param is the exponent of OpPowScalar); dst
+// may be a. ReLU, Neg, Abs, Sqrt and Square give the same bits in every
+// tier (ReLU maps -0 to +0 and keeps NaN). The Go tier computes Exp, Log,
+// Tanh, Sigmoid and GELU in float64; the AVX2 tier in float32 with
+// polynomial approximations (unary_amd64.go), measured within 1.4 ulp for
+// Exp, Log, Sigmoid and Tanh, and for GELU within a few ulps plus the
+// error its negative tail amplifies (see TestUnaryMathAccuracy).
 func Unary(op UnOp, dst, a []float32, param float32) {
+	unary(op, dst, a, param, len(dst) >= ntMin)
+}
+
+// unary is Unary with non-temporal stores when nt (and a vector tier).
+func unary(op UnOp, dst, a []float32, param float32, nt bool) {
 	a = a[:len(dst)]
-	for i, x := range a {
-		dst[i] = unScalar(op, x, param)
+	lo, hi := unaryAsm(op, dst, a, nt)
+	unaryGo(op, dst[:lo], a[:lo], param)
+	unaryGo(op, dst[hi:], a[hi:], param)
+}
+
+// UnaryPar is Unary split into fixed chunks run over p (nil runs on the
+// caller); the result is the same as Unary's.
+func UnaryPar(p *Pool, op UnOp, dst, a []float32, param float32) {
+	n := len(dst)
+	if n < 2*parChunk || p == nil || p.Workers() == 1 {
+		Unary(op, dst, a, param)
+		return
+	}
+	a = a[:n]
+	nt := n >= ntMin
+	p.Run((n+parChunk-1)/parChunk, func(t int) {
+		lo, hi := t*parChunk, min((t+1)*parChunk, n)
+		unary(op, dst[lo:hi], a[lo:hi], param, nt)
+	})
+}
+
+func unaryGo(op UnOp, dst, a []float32, param float32) {
+	a = a[:len(dst)]
+	switch op {
+	case OpReLU:
+		for i, x := range a {
+			dst[i] = max(x, 0)
+		}
+	case OpNeg:
+		for i, x := range a {
+			dst[i] = -x
+		}
+	case OpSquare:
+		for i, x := range a {
+			dst[i] = x * x
+		}
+	default:
+		for i, x := range a {
+			dst[i] = unScalar(op, x, param)
+		}
 	}
 }
 
@@ -103,7 +239,10 @@ func unScalar(op UnOp, x, param float32) float32 {
 	case OpReLU:
 		return max(x, 0)
 	case OpGELU:
-		return ActScalar(ActGELU, x)
+		// 0.5x(1+tanh u) written as x/(1+exp(-2u)), which keeps the
+		// precision of the tiny results of negative x.
+		v := float64(x)
+		return float32(v / (1 + math.Exp(-1.5957691216057308*(v+0.044715*v*v*v))))
 	case OpSqrt:
 		return float32(math.Sqrt(float64(x)))
 	case OpAbs:
@@ -116,47 +255,14 @@ func unScalar(op UnOp, x, param float32) float32 {
 	panic("kern: unknown unary op")
 }
 
-// Sum returns the sum of a, added in a fixed order (the same for every
-// call on the same input, whatever the pool).
-func Sum(a []float32) float32 {
-	var s float32
-	for _, x := range a {
-		s += x
-	}
-	return s
-}
-
-// MaxOf returns the largest value of a (NaN if any is NaN; -Inf if a is
-// empty).
-func MaxOf(a []float32) float32 {
-	m := float32(math.Inf(-1))
-	for _, x := range a {
-		if x != x {
-			return x
-		}
-		m = max(m, x)
-	}
-	return m
-}
-
-// MinOf returns the smallest value of a (NaN if any is NaN; +Inf if a is
-// empty).
-func MinOf(a []float32) float32 {
-	m := float32(math.Inf(1))
-	for _, x := range a {
-		if x != x {
-			return x
-		}
-		m = min(m, x)
-	}
-	return m
-}
-
 // Axpy sets y[i] += alpha·x[i] (accumulation of rows in reductions and
-// scatter-add).
+// scatter-add). The product is rounded before the sum (no fused
+// multiply-add), so every tier gives the same bits.
 func Axpy(alpha float32, x, y []float32) {
 	x = x[:len(y)]
+	i := axpyAsm(alpha, x, y)
+	x, y = x[i:], y[i:]
 	for i := range y {
-		y[i] += alpha * x[i]
+		y[i] += float32(alpha * x[i])
 	}
 }

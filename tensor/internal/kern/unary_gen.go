@@ -1,0 +1,224 @@
+//go:build ignore
+
+// unary_gen writes unary_amd64.s, the AVX2+FMA transcendental kernels of
+// unary_amd64.go: a table of 8-lane constants, the EXP and SIGMOID macros
+// and one loop per op around a body. Run it with go generate (see
+// unary_amd64.go).
+package main
+
+import (
+	"fmt"
+	"log"
+	"math"
+	"os"
+	"strings"
+)
+
+func f32(v float64) uint32 { return math.Float32bits(float32(v)) }
+
+// consts are the kernels' constants, each stored as 8 lanes and named
+// C_<name> in the assembly.
+var consts = []struct {
+	name string
+	bits uint32
+}{
+	{"MAXX", f32(89.0)},
+	{"MINX", f32(-104.0)},
+	{"LOG2E", f32(1.44269504088896341)},
+	{"LN2HI", f32(0.693359375)},
+	{"LN2LO", f32(-2.12194440e-4)},
+	{"E0", f32(1.9875691500e-4)},
+	{"E1", f32(1.3981999507e-3)},
+	{"E2", f32(8.3334519073e-3)},
+	{"E3", f32(4.1665795894e-2)},
+	{"E4", f32(1.6666665459e-1)},
+	{"E5", f32(5.0000001201e-1)},
+	{"ONE", f32(1.0)},
+	{"TWO", f32(2.0)},
+	{"I127", 127},
+	{"I126", 126},
+	{"FLTMIN", 0x00800000},
+	{"P23", f32(8388608.0)},
+	{"F23", f32(23.0)},
+	{"MANT", 0x007FFFFF},
+	{"HALFBITS", 0x3F000000},
+	{"SQRTHF", f32(0.707106781186547524)},
+	{"L0", f32(7.0376836292e-2)},
+	{"L1", f32(-1.1514610310e-1)},
+	{"L2", f32(1.1676998740e-1)},
+	{"L3", f32(-1.2420140846e-1)},
+	{"L4", f32(1.4249322787e-1)},
+	{"L5", f32(-1.6668057665e-1)},
+	{"L6", f32(2.0000714765e-1)},
+	{"L7", f32(-2.4999993993e-1)},
+	{"L8", f32(3.3333331174e-1)},
+	{"HALF", f32(0.5)},
+	{"NINF", 0xFF800000},
+	{"PINF", 0x7F800000},
+	{"NAN", 0x7FC00000},
+	{"SIGN", 0x80000000},
+	{"ABS", 0x7FFFFFFF},
+	{"T0", f32(-5.70498872745e-3)},
+	{"T1", f32(2.06390887954e-2)},
+	{"T2", f32(-5.37397155531e-2)},
+	{"T3", f32(1.33314422036e-1)},
+	{"T4", f32(-3.33332819422e-1)},
+	{"T625", f32(0.625)},
+	{"G1", f32(0.044715)},
+	{"G2K", f32(2 * 0.7978845608028654)},
+}
+
+// macros are EXP (Cephes expf: x = n·ln2 + r, a degree-5 polynomial for
+// e^r, then 2^n applied in two halves so that subnormal results round
+// once) and SIGMOID (e/(1+e) for negative x, e = exp(-|x|)).
+const macros = `// EXP sets Y0 = exp(Y0) (NaN stays NaN); it clobbers Y1-Y3.
+#define EXP \
+	VMOVUPS C_MAXX, Y1; VMINPS Y0, Y1, Y0; \
+	VMOVUPS C_MINX, Y1; VMAXPS Y0, Y1, Y0; \
+	VMULPS C_LOG2E, Y0, Y1; \
+	VROUNDPS $0, Y1, Y1; \
+	VFNMADD231PS C_LN2HI, Y1, Y0; \
+	VFNMADD231PS C_LN2LO, Y1, Y0; \
+	VMOVUPS C_E0, Y2; \
+	VFMADD213PS C_E1, Y0, Y2; \
+	VFMADD213PS C_E2, Y0, Y2; \
+	VFMADD213PS C_E3, Y0, Y2; \
+	VFMADD213PS C_E4, Y0, Y2; \
+	VFMADD213PS C_E5, Y0, Y2; \
+	VMULPS Y0, Y0, Y3; \
+	VFMADD213PS Y0, Y3, Y2; \
+	VADDPS C_ONE, Y2, Y2; \
+	VCVTTPS2DQ Y1, Y1; \
+	VPSRAD $1, Y1, Y3; \
+	VPSUBD Y3, Y1, Y1; \
+	VPADDD C_I127, Y3, Y3; \
+	VPSLLD $23, Y3, Y3; \
+	VPADDD C_I127, Y1, Y1; \
+	VPSLLD $23, Y1, Y1; \
+	VMULPS Y3, Y2, Y2; \
+	VMULPS Y1, Y2, Y0
+
+// SIGMOID sets Y0 = 1/(1+exp(-Y0)), as e/(1+e) with e = exp(-|Y0|) for
+// negative Y0 so that tiny results keep their precision; it clobbers Y1-Y5.
+#define SIGMOID \
+	VMOVAPS Y0, Y5; \
+	VORPS C_SIGN, Y0, Y0; \
+	EXP; \
+	VADDPS C_ONE, Y0, Y4; \
+	VMOVUPS C_ONE, Y1; \
+	VXORPS Y2, Y2, Y2; \
+	VCMPPS $1, Y2, Y5, Y3; \
+	VBLENDVPS Y3, Y0, Y1, Y1; \
+	VDIVPS Y4, Y1, Y0`
+
+// bodies map each op's function name to its body, which turns Y0 into the
+// result.
+var bodies = []struct{ name, body string }{
+	{"exp", `EXP`},
+	{"sigmoid", `SIGMOID`},
+	{"gelu", `VMOVAPS Y0, Y6
+	VMULPS Y0, Y0, Y1
+	VMOVUPS C_ONE, Y2
+	VFMADD231PS C_G1, Y1, Y2
+	VMULPS Y6, Y2, Y0
+	VMULPS C_G2K, Y0, Y0
+	SIGMOID
+	VMULPS Y6, Y0, Y0`},
+	{"tanh", `VMOVAPS Y0, Y6
+	VANDPS C_ABS, Y0, Y7
+	VADDPS Y7, Y7, Y0
+	EXP
+	VADDPS C_ONE, Y0, Y0
+	VMOVUPS C_TWO, Y1
+	VDIVPS Y0, Y1, Y0
+	VMOVUPS C_ONE, Y1
+	VSUBPS Y0, Y1, Y0
+	VANDPS C_SIGN, Y6, Y1
+	VORPS Y1, Y0, Y0
+	VMULPS Y6, Y6, Y1
+	VMOVUPS C_T0, Y2
+	VFMADD213PS C_T1, Y1, Y2
+	VFMADD213PS C_T2, Y1, Y2
+	VFMADD213PS C_T3, Y1, Y2
+	VFMADD213PS C_T4, Y1, Y2
+	VMULPS Y1, Y2, Y2
+	VFMADD213PS Y6, Y6, Y2
+	VCMPPS $1, C_T625, Y7, Y3
+	VBLENDVPS Y3, Y2, Y0, Y0`},
+	{"log", `VMOVAPS Y0, Y7
+	VCMPPS $1, C_FLTMIN, Y0, Y4
+	VMULPS C_P23, Y0, Y5
+	VBLENDVPS Y4, Y5, Y0, Y0
+	VANDPS C_F23, Y4, Y4
+	VPSRLD $23, Y0, Y1
+	VPSUBD C_I126, Y1, Y1
+	VCVTDQ2PS Y1, Y1
+	VSUBPS Y4, Y1, Y1
+	VANDPS C_MANT, Y0, Y0
+	VORPS C_HALFBITS, Y0, Y0
+	VCMPPS $1, C_SQRTHF, Y0, Y4
+	VANDPS Y0, Y4, Y5
+	VSUBPS C_ONE, Y0, Y0
+	VADDPS Y5, Y0, Y0
+	VANDPS C_ONE, Y4, Y5
+	VSUBPS Y5, Y1, Y1
+	VMULPS Y0, Y0, Y3
+	VMOVUPS C_L0, Y2
+	VFMADD213PS C_L1, Y0, Y2
+	VFMADD213PS C_L2, Y0, Y2
+	VFMADD213PS C_L3, Y0, Y2
+	VFMADD213PS C_L4, Y0, Y2
+	VFMADD213PS C_L5, Y0, Y2
+	VFMADD213PS C_L6, Y0, Y2
+	VFMADD213PS C_L7, Y0, Y2
+	VFMADD213PS C_L8, Y0, Y2
+	VMULPS Y0, Y2, Y2
+	VMULPS Y3, Y2, Y2
+	VFMADD231PS C_LN2LO, Y1, Y2
+	VFNMADD231PS C_HALF, Y3, Y2
+	VADDPS Y2, Y0, Y0
+	VFMADD231PS C_LN2HI, Y1, Y0
+	VXORPS Y5, Y5, Y5
+	VCMPPS $0, Y5, Y7, Y4
+	VBLENDVPS Y4, C_NINF, Y0, Y0
+	VCMPPS $0, C_PINF, Y7, Y4
+	VBLENDVPS Y4, C_PINF, Y0, Y0
+	VCMPPS $9, Y5, Y7, Y4
+	VBLENDVPS Y4, C_NAN, Y0, Y0`},
+}
+
+func main() {
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	w("// Code generated by unary_gen.go; DO NOT EDIT.")
+	w("")
+	w("//go:build amd64 && !purego")
+	w("")
+	w("#include \"textflag.h\"")
+	w("")
+	for i, c := range consts {
+		for j := range 8 {
+			w("DATA mathc<>+%d(SB)/4, $0x%08x", i*32+j*4, c.bits)
+		}
+	}
+	w("GLOBL mathc<>(SB), RODATA|NOPTR, $%d", len(consts)*32)
+	w("")
+	for i, c := range consts {
+		w("#define C_%s mathc<>+%d(SB)", c.name, i*32)
+	}
+	w("")
+	w("%s", macros)
+	w("")
+	for _, f := range bodies {
+		w("// func %sAVX2(dst, a *float32, n int)", f.name)
+		w("TEXT ·%sAVX2(SB), NOSPLIT, $0-24", f.name)
+		w("\tMOVQ dst+0(FP), DI\n\tMOVQ a+8(FP), SI\n\tMOVQ n+16(FP), CX")
+		w("loop:\n\tCMPQ CX, $8\n\tJLT done\n\tVMOVUPS (SI), Y0")
+		w("\t%s", f.body)
+		w("\tVMOVUPS Y0, (DI)\n\tADDQ $32, SI\n\tADDQ $32, DI\n\tSUBQ $8, CX\n\tJMP loop")
+		w("done:\n\tVZEROUPPER\n\tRET\n")
+	}
+	if err := os.WriteFile("unary_amd64.s", []byte(strings.TrimRight(b.String(), "\n")+"\n"), 0o644); err != nil {
+		log.Fatal(err)
+	}
+}
