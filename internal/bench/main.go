@@ -15,6 +15,8 @@
 //	parquet          Parquet → Arrow: Kiln vs pqarrow parallel ReadTable
 //	store            Put of a 1 GiB file: Kiln vs restic backup (and b3sum); Get; dedup
 //	transforms       fit + apply of scaling, imputation and one-hot: Kiln vs scikit-learn
+//	elementwise      float32 add and ReLU over 64 MiB buffers vs Go's copy
+//	gemm             float32 GEMM n×n×n: Kiln vs OpenBLAS (-tags openblas) and gonum
 //	testdata         write testdata/flights-20k.{csv,parquet}
 //
 // Each comparison suite prints readable lines and then, as its last line, one
@@ -62,6 +64,8 @@ var suites = []suite{
 	{"pit", "point-in-time join, Parquet → Parquet: examples/historical vs DuckDB ASOF LEFT JOIN", runPit},
 	{"transforms", "fit + apply of a column transformer: Kiln features vs scikit-learn ColumnTransformer", runTransforms},
 	{"online", "online store read p99: Badger 1×50, Redis 1×50 vs bare HMGET, Redis 100×50", runOnline},
+	{"elementwise", "float32 add and ReLU (kern, pooled and 1 thread) vs Go's copy on 64 MiB buffers", runElementwise},
+	{"gemm", "float32 GEMM n×n×n: Kiln vs OpenBLAS (-tags openblas) and gonum, GFLOP/s", runGemm},
 	{"testdata", "write testdata/flights-20k.csv and .parquet", runTestdata},
 }
 
