@@ -5,8 +5,10 @@
 //
 // Work is cut into tiles whose bounds depend only on the problem's shape,
 // never on the number of workers, and each tile is computed by one worker
-// in a fixed order: results are bit-identical whatever GOMAXPROCS is. The
-// tiers are not bit-identical to each other (vector code sums in another
-// order and uses fused multiply-add); each is tested against a float64
-// reference within a stated tolerance.
+// in a fixed order: results are bit-identical whatever GOMAXPROCS is.
+// Across tiers, add, subtract, multiply, divide, max, min, the simple unary
+// ops, Axpy and Sum give the same bits (Sum adds in one fixed order on every
+// tier); GEMM (fused multiply-add, blocked sums) and the exp/log family do
+// not, and each tier is tested against a float64 reference within a stated
+// tolerance.
 package kern
