@@ -111,14 +111,28 @@ func ActScalar(act Act, v float32) float32 {
 	case ActReLU:
 		return max(v, 0)
 	case ActGELU:
-		x := float64(v)
-		return float32(0.5 * x * (1 + math.Tanh(0.7978845608028654*(x+0.044715*x*x*x))))
+		return unScalar(OpGELU, v, 0)
 	case ActSigmoid:
 		return float32(1 / (1 + math.Exp(-float64(v))))
 	case ActTanh:
 		return float32(math.Tanh(float64(v)))
 	}
 	return v
+}
+
+// actOp returns the unary op that applies act (act is not ActNone).
+func actOp(act Act) UnOp {
+	switch act {
+	case ActReLU:
+		return OpReLU
+	case ActGELU:
+		return OpGELU
+	case ActSigmoid:
+		return OpSigmoid
+	case ActTanh:
+		return OpTanh
+	}
+	panic("kern: unknown activation")
 }
 
 // Dgemm is Sgemm for float64, without an epilogue: the reference the

@@ -258,9 +258,9 @@ func (g *gemmJob) run(t int) {
 			}
 		}
 		if ep.Act != ActNone {
-			for j, v := range row {
-				row[j] = ActScalar(ep.Act, v)
-			}
+			// The vector kernels of the unary ops; the row segment is
+			// fixed by the tile, so the result is too.
+			Unary(actOp(ep.Act), row, row, 0)
 		}
 	}
 }
