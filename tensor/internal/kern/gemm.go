@@ -73,38 +73,6 @@ func SgemmBatched(p *Pool, transA, transB bool, m, n, k int, alpha float32, a []
 	}
 }
 
-// sgemmRef is the plain triple loop, accumulating in float32.
-func sgemmRef(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
-	b []float32, ldb int, beta float32, c []float32, ldc int, ep Epilogue) {
-	for i := range m {
-		for j := range n {
-			var s float32
-			for l := range k {
-				var av, bv float32
-				if transA {
-					av = a[l*lda+i]
-				} else {
-					av = a[i*lda+l]
-				}
-				if transB {
-					bv = b[j*ldb+l]
-				} else {
-					bv = b[l*ldb+j]
-				}
-				s += av * bv
-			}
-			v := alpha * s
-			if beta != 0 {
-				v += beta * c[i*ldc+j]
-			}
-			if ep.Bias != nil {
-				v += ep.Bias[j]
-			}
-			c[i*ldc+j] = ActScalar(ep.Act, v)
-		}
-	}
-}
-
 // ActScalar applies act to one value, as the epilogue does.
 func ActScalar(act Act, v float32) float32 {
 	switch act {
