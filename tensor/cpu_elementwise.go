@@ -106,6 +106,17 @@ func bin64(op BinaryOp, x, y float64) float64 {
 		return min(x, y)
 	case OpPow:
 		return math.Pow(x, y)
+	case OpReLUGrad:
+		if y > 0 {
+			return x
+		}
+		return 0
+	case OpSigmoidGrad:
+		return x * y * (1 - y)
+	case OpTanhGrad:
+		return x * (1 - y*y)
+	case OpGELUGrad:
+		return x * geluGrad64(y)
 	}
 	return math.NaN()
 }
@@ -136,4 +147,13 @@ func un64(op UnaryOp, x, p float64) float64 {
 		return x * x
 	}
 	return math.NaN()
+}
+
+// geluGrad64 is the derivative of the tanh approximation of GELU,
+// 0.5·x·(1+tanh(u)) with u = c·(x+0.044715·x³).
+func geluGrad64(x float64) float64 {
+	const c = 0.7978845608028654
+	u := c * (x + 0.044715*x*x*x)
+	t := math.Tanh(u)
+	return 0.5*(1+t) + 0.5*x*(1-t*t)*c*(1+3*0.044715*x*x)
 }

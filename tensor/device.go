@@ -119,6 +119,10 @@ type BinaryOp uint8
 
 // The binary operations. Maximum and Minimum return NaN when either
 // operand is NaN.
+//
+// The Grad operations are the backward passes of activations, for
+// automatic differentiation: with dy the gradient of the activation's
+// output, they return the gradient of its input.
 const (
 	OpAdd BinaryOp = iota
 	OpSub
@@ -127,6 +131,16 @@ const (
 	OpMaximum
 	OpMinimum
 	OpPow
+	// OpReLUGrad(dy, y) is dy where y > 0 and 0 elsewhere (y is ReLU's
+	// output, or its input).
+	OpReLUGrad
+	// OpSigmoidGrad(dy, y) is dy·y·(1-y), y being Sigmoid's output.
+	OpSigmoidGrad
+	// OpTanhGrad(dy, y) is dy·(1-y²), y being Tanh's output.
+	OpTanhGrad
+	// OpGELUGrad(dy, x) is dy·GELU'(x) for the tanh approximation, x being
+	// GELU's input.
+	OpGELUGrad
 )
 
 // UnaryOp is an elementwise unary operation.

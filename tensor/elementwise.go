@@ -9,7 +9,7 @@ func Binary(op BinaryOp, dst, a, b *Tensor) error {
 	if err := sameSet(dst, a, b); err != nil {
 		return err
 	}
-	if op > OpPow {
+	if op > OpGELUGrad {
 		return fmtOpErr("binary", int(op))
 	}
 	shape, err := broadcastShapes(a.shape, b.shape)

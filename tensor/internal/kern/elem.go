@@ -13,6 +13,10 @@ const (
 	OpMax
 	OpMin
 	OpPow
+	OpReLUGrad    // a where b > 0, else 0
+	OpSigmoidGrad // a·b·(1-b)
+	OpTanhGrad    // a·(1-b²)
+	OpGELUGrad    // a·GELU'(b), computed in float64
 )
 
 // UnOp is an elementwise unary operation.
@@ -97,6 +101,22 @@ func binaryGo(op BinOp, dst, a, b []float32) {
 		for i := range dst {
 			dst[i] = a[i] / b[i]
 		}
+	case OpReLUGrad:
+		for i := range dst {
+			v := a[i]
+			if !(b[i] > 0) {
+				v = 0
+			}
+			dst[i] = v
+		}
+	case OpSigmoidGrad:
+		for i := range dst {
+			dst[i] = a[i] * b[i] * (1 - b[i])
+		}
+	case OpTanhGrad:
+		for i := range dst {
+			dst[i] = a[i] * (1 - b[i]*b[i])
+		}
 	default:
 		for i := range dst {
 			dst[i] = binScalar(op, a[i], b[i])
@@ -163,6 +183,21 @@ func binScalar(op BinOp, x, y float32) float32 {
 		return min(x, y)
 	case OpPow:
 		return float32(math.Pow(float64(x), float64(y)))
+	case OpReLUGrad:
+		if y > 0 {
+			return x
+		}
+		return 0
+	case OpSigmoidGrad:
+		return x * y * (1 - y)
+	case OpTanhGrad:
+		return x * (1 - y*y)
+	case OpGELUGrad:
+		const c = 0.7978845608028654
+		z := float64(y)
+		u := c * (z + 0.044715*z*z*z)
+		t := math.Tanh(u)
+		return float32(float64(x) * (0.5*(1+t) + 0.5*z*(1-t*t)*c*(1+3*0.044715*z*z)))
 	}
 	panic("kern: unknown binary op")
 }
