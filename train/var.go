@@ -43,6 +43,8 @@ type node struct {
 	// gradient per input (nil for an input that needs none).
 	backward func(g *tensor.Tensor) ([]*tensor.Tensor, error)
 	op       string
+	// viewGrads is set when backward may return views of g.
+	viewGrads bool
 }
 
 // NewParam returns a parameter: a Var whose gradient Backward computes.
