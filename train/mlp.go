@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -140,6 +141,27 @@ func buildMLP(cfg MLPConfig) (*MLP, error) {
 	m := &MLP{Config: cfg}
 	if len(cfg.Cardinality) != len(cfg.Categorical) || len(cfg.EmbedDims) != len(cfg.Categorical) {
 		return nil, fmt.Errorf("train: MLP: %d categorical columns with %d cardinalities and %d embedding sizes", len(cfg.Categorical), len(cfg.Cardinality), len(cfg.EmbedDims))
+	}
+	// Bound the size before allocating: a configuration read from a file
+	// must not make the process allocate without limit.
+	const maxParams = 1 << 28
+	total, prev := 0, len(cfg.Features)
+	for j, c := range cfg.Cardinality {
+		if c <= 0 || c > maxParams || cfg.EmbedDims[j] <= 0 || cfg.EmbedDims[j] > 1<<16 {
+			return nil, fmt.Errorf("train: MLP: categorical column %d: cardinality %d, embedding %d", j, c, cfg.EmbedDims[j])
+		}
+		total += c * cfg.EmbedDims[j]
+		prev += cfg.EmbedDims[j]
+	}
+	for _, h := range append(slices.Clone(cfg.Hidden), cfg.Outputs) {
+		if h <= 0 || h > 1<<20 || prev > 1<<24 {
+			return nil, fmt.Errorf("train: MLP: layer of %d units after %d inputs", h, prev)
+		}
+		total += (prev + 1) * h
+		if total > maxParams {
+			return nil, fmt.Errorf("train: MLP: more than %d parameters", maxParams)
+		}
+		prev = h
 	}
 	in := len(cfg.Features)
 	for j, c := range cfg.Cardinality {
@@ -323,6 +345,58 @@ func (m *MLP) Save(dir string) error {
 		return err
 	}
 	return writeFileAtomic(filepath.Join(dir, "config.json"), js)
+}
+
+// WriteTo writes the model as one safetensors stream whose metadata
+// holds the configuration (key "kiln_mlp_config"): the form to register in
+// a model registry (version.Repository.RegisterModel). ReadMLP reads it.
+func (m *MLP) WriteTo(w io.Writer) (int64, error) {
+	js, err := json.Marshal(m.Config)
+	if err != nil {
+		return 0, err
+	}
+	ts := map[string]*tensor.Tensor{}
+	for _, p := range m.Params() {
+		ts[p.Name] = p.Value
+	}
+	cw := &countWriter{w: w}
+	err = safetensors.Write(cw, ts, map[string]string{"format": "pt", "kiln_mlp_config": string(js)})
+	return cw.n, err
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// ReadMLP reads a model written by WriteTo.
+func ReadMLP(r io.Reader) (*MLP, error) {
+	f, err := safetensors.Read(r, safetensors.ReadOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("train: read model: %w", err)
+	}
+	js, ok := f.Metadata["kiln_mlp_config"]
+	if !ok {
+		return nil, fmt.Errorf("train: read model: %w: no kiln_mlp_config metadata", ErrCheckpoint)
+	}
+	var cfg MLPConfig
+	if err := json.Unmarshal([]byte(js), &cfg); err != nil {
+		return nil, fmt.Errorf("train: read model: config: %w", err)
+	}
+	m, err := buildMLP(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("train: read model: %w", err)
+	}
+	if err := loadParams(m.Params(), f.Tensors); err != nil {
+		return nil, fmt.Errorf("train: read model: %w", err)
+	}
+	return m, nil
 }
 
 // LoadMLP reads a model written by Save.

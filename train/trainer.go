@@ -267,7 +267,6 @@ func (t *Trainer) Fit(ctx context.Context, m Model, data *Dataset) (*History, er
 		// they are those of the best checkpoint when BestOnly was used.
 		best = nil
 	}
-	setTraining(m, true)
 	batches := (data.Len() + o.BatchSize - 1) / o.BatchSize
 	if o.DropLast {
 		batches = data.Len() / o.BatchSize
@@ -279,6 +278,7 @@ func (t *Trainer) Fit(ctx context.Context, m Model, data *Dataset) (*History, er
 		if o.Schedule != nil && o.ScheduleUnit == PerEpoch {
 			opt.SetLR(o.Schedule.LR(epoch))
 		}
+		setTraining(m, true) // validation left it in evaluation mode
 		start := time.Now()
 		var lossSum float64
 		var rows, bi int
