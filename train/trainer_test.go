@@ -150,7 +150,7 @@ type scripted struct {
 	lastRows int
 }
 
-func (s *scripted) Params() []*Var             { return []*Var{s.p} }
+func (s *scripted) Params() []*Var            { return []*Var{s.p} }
 func (s *scripted) SetTraining(training bool) { s.training = training }
 func (s *scripted) Forward(b *Batch) *Var {
 	out, _ := tensor.Zeros(len(b.Rows), 2)

@@ -15,6 +15,8 @@
 //	parquet          Parquet → Arrow: Kiln vs pqarrow parallel ReadTable
 //	store            Put of a 1 GiB file: Kiln vs restic backup (and b3sum); Get; dedup
 //	transforms       fit + apply of scaling, imputation and one-hot: Kiln vs scikit-learn
+//	logistic         logistic regression fit (L-BFGS): Kiln vs scikit-learn LogisticRegression
+//	mlp              MLP training with Adam: Kiln vs PyTorch (digits, synthetic 784 features)
 //	elementwise      float32 add and ReLU over 64 MiB buffers vs Go's copy
 //	gemm             float32 GEMM n×n×n: Kiln vs OpenBLAS (-tags openblas) and gonum
 //	testdata         write testdata/flights-20k.{csv,parquet}
@@ -63,6 +65,8 @@ var suites = []suite{
 	{"version", "Status of 100,000 files vs git status; one changed file in 2 GiB; partition dedup", runVersion},
 	{"pit", "point-in-time join, Parquet → Parquet: examples/historical vs DuckDB ASOF LEFT JOIN", runPit},
 	{"transforms", "fit + apply of a column transformer: Kiln features vs scikit-learn ColumnTransformer", runTransforms},
+	{"logistic", "logistic regression fit on breast_cancer and digits: Kiln vs scikit-learn", runLogistic},
+	{"mlp", "MLP training with Adam on digits and synthetic 784 features: Kiln vs PyTorch", runMLP},
 	{"online", "online store read p99: Badger 1×50, Redis 1×50 vs bare HMGET, Redis 100×50", runOnline},
 	{"elementwise", "float32 add and ReLU (kern, pooled and 1 thread) vs Go's copy on 64 MiB buffers", runElementwise},
 	{"gemm", "float32 GEMM n×n×n: Kiln vs OpenBLAS (-tags openblas) and gonum, GFLOP/s", runGemm},

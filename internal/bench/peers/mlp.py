@@ -10,6 +10,12 @@ the training set is an error). The features are standardized with
 scikit-learn's StandardScaler fitted on the training set (not timed) and
 converted to float32.
 
+A TRAIN or TEST path ending in ".npy" is read with numpy instead: the file
+holds the features as a 2-D array (rows × features, any numeric dtype) and
+the file of the same name with ".npy" replaced by ".target.npy" holds the
+target as a 1-D array; TARGET is then not used (the bench harness writes
+large synthetic sets this way, as CSV text would be slow to write and parse).
+
 The model is torch.nn.Sequential of Linear+ReLU layers, one per width in
 HIDDEN (comma-separated, e.g. "128,64"; "0" or "" means none, i.e.
 multinomial logistic regression), then a Linear layer to the k classes, with
@@ -44,6 +50,12 @@ from sklearn.preprocessing import StandardScaler
 
 
 def load(path, target):
+    if path.endswith(".npy"):
+        x = np.load(path).astype(np.float64)
+        y = np.load(path[:-len(".npy")] + ".target.npy")
+        if x.ndim != 2 or y.shape != (x.shape[0],):
+            sys.exit(f"mlp.py: {path}: features {x.shape} and target {y.shape} do not match")
+        return x, y
     df = pd.read_csv(path)
     if target not in df.columns:
         sys.exit(f"mlp.py: {path}: no column {target!r} (columns {list(df.columns)})")
