@@ -74,8 +74,8 @@ func initWeights(rng *tensor.RNG, w *tensor.Tensor, scheme Init, fanIn, fanOut i
 	return fmt.Errorf("train: unknown initialization %d", scheme)
 }
 
-// LinearOptions configure NewLinear (the layer; FitLinear fits a linear
-// regression).
+// LinearLayerOptions configure NewDense (FitLinear, with LinearOptions,
+// fits a linear regression).
 type LinearLayerOptions struct {
 	// NoBias leaves the bias out.
 	NoBias bool
@@ -156,9 +156,6 @@ func NewSequential(layers ...Layer) *Sequential {
 	for i, l := range layers {
 		for _, p := range l.Params() {
 			p.Name = fmt.Sprintf("%d.%s", i, p.Name)
-		}
-		if s, ok := l.(Stateful); ok {
-			_ = s // state names are prefixed in State
 		}
 	}
 	return &Sequential{Layers: layers}
