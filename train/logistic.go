@@ -66,15 +66,15 @@ type LogisticModel struct {
 //
 // It minimizes, in float64, the objective of scikit-learn 1.2: the sum over
 // rows of the log loss plus ||W||²/(2C), the intercepts not penalized,
-// from all-zero coefficients with L-BFGS as SciPy's L-BFGS-B runs it for
-// scikit-learn (10 correction pairs, a strong-Wolfe line search of at most
-// 50 evaluations). It stops when the gradient's largest component is at
-// most o.Tol or when an iteration lowers the objective by at most 64ε
-// relative (SciPy's ftol as scikit-learn sets it); it also stops, with
-// Converged false, after o.MaxIter iterations or when no step along the
-// steepest descent lowers the objective any more.
+// from all-zero coefficients with the L-BFGS of gonum.org/v1/gonum/optimize
+// (10 correction pairs, as SciPy's L-BFGS-B keeps for scikit-learn, and a
+// Moré–Thuente strong-Wolfe line search). It stops when the gradient's
+// largest component is at most o.Tol or when an iteration changes the
+// objective by at most 64ε relative (SciPy's ftol as scikit-learn sets
+// it); it also stops, with Converged false, after o.MaxIter iterations or
+// when the line search finds no step that lowers the objective.
 //
-// ctx is checked between iterations; when it is done, FitLogistic returns
+// ctx is checked at every evaluation; when it is done, FitLogistic returns
 // its error. Errors wrap tensor.ErrShape for a shape mismatch and ErrData
 // for NaN or infinite values or a single class.
 func FitLogistic(ctx context.Context, x *tensor.Tensor, y []int32, o LogisticOptions) (*LogisticModel, error) {
@@ -136,7 +136,7 @@ func FitLogistic(ctx context.Context, x *tensor.Tensor, y []int32, o LogisticOpt
 	if p.intercept {
 		dim += rows
 	}
-	res, err := minimizeLBFGS(ctx, p.eval, make([]float64, dim), maxIter, tol, 64*0x1p-52)
+	res, err := minimizeGonum(ctx, p.eval, make([]float64, dim), maxIter, tol, 64*0x1p-52)
 	if err != nil {
 		return nil, fmt.Errorf("train: %s: %w", fn, err)
 	}
@@ -364,237 +364,10 @@ func linSoftmaxRow(z []float64) {
 	}
 }
 
-// lbfgsResult is the outcome of minimizeLBFGS.
+// lbfgsResult is the outcome of minimizeGonum.
 type lbfgsResult struct {
 	x         []float64
 	f         float64
 	iters     int
 	converged bool
-}
-
-// L-BFGS settings, those SciPy's L-BFGS-B uses as scikit-learn calls it.
-const (
-	lbfgsMemory  = 10   // correction pairs (maxcor)
-	lbfgsMaxEval = 50   // evaluations per line search (maxls)
-	wolfeC1      = 1e-4 // sufficient decrease
-	wolfeC2      = 0.9  // curvature
-)
-
-// minimizeLBFGS minimizes f from x0 with limited-memory BFGS and a
-// strong-Wolfe line search. eval returns f(x) and writes ∇f(x) into g.
-// It stops, as SciPy's L-BFGS-B does, when the largest gradient component is
-// at most pgtol or an iteration lowers f by at most ftol·max(|f|, |f'|, 1)
-// (converged), or after maxIter iterations or a line search that finds no
-// acceptable step even along the steepest descent (not converged; the last
-// accepted point is returned). ctx is checked between iterations.
-func minimizeLBFGS(ctx context.Context, eval func(x, g []float64) float64, x0 []float64, maxIter int, pgtol, ftol float64) (lbfgsResult, error) {
-	dim := len(x0)
-	x := x0
-	g := make([]float64, dim)
-	f := eval(x, g)
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return lbfgsResult{}, fmt.Errorf("objective is %v at the starting point: %w", f, ErrData)
-	}
-	res := lbfgsResult{x: x, f: f}
-	if linInfNorm(g) <= pgtol {
-		res.converged = true
-		return res, nil
-	}
-
-	s := make([][]float64, lbfgsMemory)
-	yv := make([][]float64, lbfgsMemory)
-	for i := range s {
-		s[i] = make([]float64, dim)
-		yv[i] = make([]float64, dim)
-	}
-	rho := make([]float64, lbfgsMemory)
-	alpha := make([]float64, lbfgsMemory)
-	stored, newest := 0, -1 // number of pairs, index of the newest
-
-	dir := make([]float64, dim)
-	xt := make([]float64, dim) // trial point
-	gt := make([]float64, dim)
-	xb := make([]float64, dim) // best Armijo point of a failed search
-	gb := make([]float64, dim)
-
-	for res.iters < maxIter {
-		if err := ctx.Err(); err != nil {
-			return lbfgsResult{}, err
-		}
-		// dir = -H·g by the two-loop recursion.
-		for i := range dir {
-			dir[i] = -g[i]
-		}
-		for j := 0; j < stored; j++ {
-			i := (newest - j + lbfgsMemory) % lbfgsMemory
-			alpha[i] = rho[i] * linDot(s[i], dir)
-			linAxpy(-alpha[i], yv[i], dir)
-		}
-		step := 1.0
-		if stored > 0 {
-			yy := linDot(yv[newest], yv[newest])
-			gamma := 1 / (rho[newest] * yy) // sᵀy / yᵀy
-			for i := range dir {
-				dir[i] *= gamma
-			}
-			for j := stored - 1; j >= 0; j-- {
-				i := (newest - j + lbfgsMemory) % lbfgsMemory
-				beta := rho[i] * linDot(yv[i], dir)
-				linAxpy(alpha[i]-beta, s[i], dir)
-			}
-		} else {
-			step = 1 / math.Sqrt(linDot(dir, dir))
-		}
-		d0 := linDot(g, dir)
-		if !(d0 < 0) {
-			if stored == 0 {
-				break // no descent along -g: the gradient is (numerically) 0
-			}
-			stored, newest = 0, -1
-			continue
-		}
-
-		fNew, ok := wolfeSearch(eval, x, g, f, dir, d0, step, xt, gt, xb, gb)
-		if !ok {
-			if stored > 0 {
-				// As L-BFGS-B: forget the curvature pairs and retry along -g.
-				stored, newest = 0, -1
-				continue
-			}
-			break
-		}
-		res.iters++
-		// Store the pair s = x' - x, y = g' - g when it has positive curvature.
-		next := (newest + 1) % lbfgsMemory
-		sn, yn := s[next], yv[next]
-		for i := range sn {
-			sn[i] = xt[i] - x[i]
-			yn[i] = gt[i] - g[i]
-		}
-		if sy := linDot(sn, yn); sy > 0x1p-52*linDot(yn, yn) {
-			rho[next] = 1 / sy
-			newest = next
-			stored = min(stored+1, lbfgsMemory)
-		}
-		fOld := f
-		copy(x, xt)
-		copy(g, gt)
-		f = fNew
-		res.f = f
-		if linInfNorm(g) <= pgtol || fOld-f <= ftol*max(math.Abs(fOld), math.Abs(f), 1) {
-			res.converged = true
-			break
-		}
-	}
-	return res, nil
-}
-
-// wolfeSearch looks along dir from x (where f and g hold the objective and
-// gradient, and d0 = gᵀdir < 0) for a step that satisfies the strong Wolfe
-// conditions, starting with step and using at most lbfgsMaxEval
-// evaluations (Nocedal and Wright, Algorithms 3.5 and 3.6, with cubic
-// interpolation). On success xt, gt hold the new point and its gradient and
-// the new objective is returned. When no Wolfe step is found but some step
-// lowered f enough (Armijo), the lowest such point is accepted.
-func wolfeSearch(eval func(x, g []float64) float64, x, g []float64, f float64, dir []float64, d0, step float64, xt, gt, xb, gb []float64) (float64, bool) {
-	evals := 0
-	bestF, haveBest := f, false
-	try := func(a float64) (float64, float64) {
-		for i := range xt {
-			xt[i] = x[i] + a*dir[i]
-		}
-		evals++
-		ft := eval(xt, gt)
-		if math.IsNaN(ft) {
-			ft = math.Inf(1)
-		}
-		if ft <= f+wolfeC1*a*d0 && ft < bestF {
-			bestF, haveBest = ft, true
-			copy(xb, xt)
-			copy(gb, gt)
-		}
-		return ft, linDot(gt, dir)
-	}
-	fallback := func() (float64, bool) {
-		if !haveBest {
-			return 0, false
-		}
-		copy(xt, xb)
-		copy(gt, gb)
-		return bestF, true
-	}
-	// zoom narrows [lo, hi] (lo the best step so far satisfying sufficient
-	// decrease) down to a strong-Wolfe step.
-	zoom := func(lo, flo, dlo, hi, fhi, dhi float64) (float64, bool) {
-		for evals < lbfgsMaxEval {
-			a := linCubicMin(lo, flo, dlo, hi, fhi, dhi)
-			width := math.Abs(hi - lo)
-			if width <= 1e-16*math.Max(math.Abs(lo), math.Abs(hi)) {
-				break
-			}
-			lower, upper := math.Min(lo, hi), math.Max(lo, hi)
-			if math.IsNaN(a) || a < lower+0.1*width || a > upper-0.1*width {
-				a = 0.5 * (lo + hi)
-			}
-			fa, da := try(a)
-			if fa > f+wolfeC1*a*d0 || fa >= flo {
-				hi, fhi, dhi = a, fa, da
-				continue
-			}
-			if math.Abs(da) <= -wolfeC2*d0 {
-				return fa, true
-			}
-			if da*(hi-lo) >= 0 {
-				hi, fhi, dhi = lo, flo, dlo
-			}
-			lo, flo, dlo = a, fa, da
-		}
-		return fallback()
-	}
-
-	prev, fprev, dprev := 0.0, f, d0
-	a := step
-	for evals < lbfgsMaxEval {
-		fa, da := try(a)
-		if fa > f+wolfeC1*a*d0 || (evals > 1 && fa >= fprev) {
-			return zoom(prev, fprev, dprev, a, fa, da)
-		}
-		if math.Abs(da) <= -wolfeC2*d0 {
-			return fa, true
-		}
-		if da >= 0 {
-			return zoom(a, fa, da, prev, fprev, dprev)
-		}
-		prev, fprev, dprev = a, fa, da
-		a *= 4
-	}
-	return fallback()
-}
-
-// linCubicMin returns the minimizer of the cubic that interpolates the values
-// and slopes at a and b (NaN when it has none).
-func linCubicMin(a, fa, da, b, fb, db float64) float64 {
-	d1 := da + db - 3*(fa-fb)/(a-b)
-	disc := d1*d1 - da*db
-	if disc < 0 {
-		return math.NaN()
-	}
-	d2 := math.Copysign(math.Sqrt(disc), b-a)
-	return b - (b-a)*(db+d2-d1)/(db-da+2*d2)
-}
-
-func linInfNorm(v []float64) float64 {
-	var m float64
-	for _, x := range v {
-		m = max(m, math.Abs(x))
-	}
-	return m
-}
-
-// linAxpy sets y += a·x.
-func linAxpy(a float64, x, y []float64) {
-	y = y[:len(x)]
-	for i, v := range x {
-		y[i] += a * v
-	}
 }
