@@ -493,3 +493,37 @@ func (b *BatchNorm) LoadState(m map[string]*tensor.Tensor) error {
 	b.RunningVar, err = m["running_var"].AsType(tensor.Float32)
 	return err
 }
+
+// Embed is an embedding layer: a [vocab, dim] table whose rows stand for
+// the codes of a categorical feature, learned with the model. Its input
+// is codes, not a Var, so it is not a Layer; MLP uses one per categorical
+// column.
+type Embed struct {
+	Table *Var
+}
+
+// NewEmbed returns an embedding of vocab codes into dim values, drawn
+// from N(0, 1) as PyTorch's Embedding does.
+func NewEmbed(rng *tensor.RNG, vocab, dim int) (*Embed, error) {
+	if vocab <= 0 || dim <= 0 {
+		return nil, fmt.Errorf("train: Embed of %d codes into %d values: sizes must be positive", vocab, dim)
+	}
+	if rng == nil {
+		return nil, fmt.Errorf("train: Embed: nil RNG")
+	}
+	t, err := tensor.Zeros(vocab, dim)
+	if err != nil {
+		return nil, err
+	}
+	if err := rng.Normal(t, 0, 1); err != nil {
+		return nil, err
+	}
+	return &Embed{Table: NewParam("weight", t)}, nil
+}
+
+// Lookup returns the rows of the codes, [len(codes), dim]; a code outside
+// [0, vocab) is an error.
+func (e *Embed) Lookup(codes []int32) *Var { return Embedding(e.Table, codes) }
+
+// Params returns the table.
+func (e *Embed) Params() []*Var { return []*Var{e.Table} }

@@ -137,3 +137,27 @@ func mustDense(t *testing.T, in, out int) *Dense {
 	}
 	return d
 }
+
+func TestEmbed(t *testing.T) {
+	e, err := NewEmbed(tensor.NewRNG(1), 4, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := e.Lookup([]int32{3, 3, 0})
+	if err := Sum(out).Backward(); err != nil {
+		t.Fatal(err)
+	}
+	g, _ := e.Table.Grad.Float32s()
+	want := []float32{1, 1, 1, 0, 0, 0, 0, 0, 0, 2, 2, 2}
+	for i := range want {
+		if g[i] != want[i] {
+			t.Fatalf("table gradient %v, want %v", g, want)
+		}
+	}
+	if e.Lookup([]int32{4}).Err() == nil {
+		t.Fatal("code 4 of 4 accepted")
+	}
+	if _, err := NewEmbed(tensor.NewRNG(1), 0, 3); err == nil {
+		t.Fatal("empty vocabulary accepted")
+	}
+}

@@ -168,14 +168,12 @@ func buildMLP(cfg MLPConfig) (*MLP, error) {
 		if c <= 0 {
 			return nil, fmt.Errorf("train: MLP: categorical column %q has cardinality %d", cfg.Categorical[j], c)
 		}
-		t, err := tensor.Zeros(c, cfg.EmbedDims[j])
+		e, err := NewEmbed(rng, c, cfg.EmbedDims[j])
 		if err != nil {
 			return nil, err
 		}
-		if err := rng.Normal(t, 0, 1); err != nil { // PyTorch's Embedding init
-			return nil, err
-		}
-		m.Embeddings = append(m.Embeddings, NewParam(fmt.Sprintf("embedding.%d", j), t))
+		e.Table.Name = fmt.Sprintf("embedding.%d", j)
+		m.Embeddings = append(m.Embeddings, e.Table)
 		in += cfg.EmbedDims[j]
 	}
 	if in == 0 {

@@ -319,3 +319,42 @@ func TestSaveLoadPredict(t *testing.T) {
 		t.Fatal("a config of a billion units loaded")
 	}
 }
+
+// An MLP regressor with an embedded categorical column learns a per-level
+// offset that no numeric feature carries.
+func TestMLPCategorical(t *testing.T) {
+	const n = 512
+	x := make([]float32, n)
+	y := make([]float32, n)
+	codes := make([]int32, n)
+	offset := []float32{-2, 0, 3}
+	for i := range n {
+		x[i] = float32(i%17)/8 - 1
+		codes[i] = int32(i % 3)
+		y[i] = 0.5*x[i] + offset[codes[i]]
+	}
+	xt, _ := tensor.FromFloat32s(x, n, 1)
+	yt, _ := tensor.FromFloat32s(y, n)
+	d := &Dataset{Features: []string{"x"}, X: xt, Categorical: []string{"c"}, Codes: [][]int32{codes}, Cardinality: []int{3}, Label: "y", Y: yt}
+	m, err := NewMLP(d, Regression, MLPOptions{Hidden: []int{16}, Seed: 4, EmbeddingDim: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt, _ := NewAdam(m.Params(), AdamOptions{LR: 0.02})
+	tn, _ := NewTrainer(TrainerOptions{Epochs: 30, BatchSize: 32, Optimizer: opt, Validation: d})
+	h, err := tn.Fit(context.Background(), m, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := h.Epochs[len(h.Epochs)-1].Metrics
+	if last["val_rmse"] > 0.15 || last["val_r2"] < 0.99 {
+		t.Fatalf("after training: %v", last)
+	}
+	p, err := m.PredictRow([]float32{0.5}, []int32{2})
+	if err != nil || math.Abs(float64(p[0])-3.25) > 0.3 {
+		t.Fatalf("PredictRow = %v, %v; want about 3.25", p, err)
+	}
+	if _, err := m.PredictRow([]float32{0.5}, []int32{3}); err == nil {
+		t.Fatal("an unknown code was accepted")
+	}
+}

@@ -47,6 +47,17 @@ need_command npm npm
 need_command b3sum b3sum
 need_command restic restic
 
+# need_python MODULE DEBIAN_PACKAGE: installs the package when Debian's
+# python3 (/usr/bin/python3, the one the Python peers run with) cannot
+# import the module.
+need_python() {
+  if ! /usr/bin/python3 -c "import $1" >/dev/null 2>&1; then
+    apt_install "$2"
+  fi
+}
+need_python sklearn python3-sklearn # transforms, logistic
+need_python torch python3-torch     # mlp (PyTorch 1.13, CPU)
+
 # npm_installed NAME@VERSION: true when that exact version is in $npm_dir.
 npm_installed() {
   local spec="$1" name version pkg
