@@ -116,7 +116,7 @@ func bin64(op BinaryOp, x, y float64) float64 {
 	case OpTanhGrad:
 		return x * (1 - y*y)
 	case OpGELUGrad:
-		return x * geluGrad64(y)
+		return x * kern.GELUGrad64(y)
 	}
 	return math.NaN()
 }
@@ -147,13 +147,4 @@ func un64(op UnaryOp, x, p float64) float64 {
 		return x * x
 	}
 	return math.NaN()
-}
-
-// geluGrad64 is the derivative of the tanh approximation of GELU,
-// 0.5·x·(1+tanh(u)) with u = c·(x+0.044715·x³).
-func geluGrad64(x float64) float64 {
-	const c = 0.7978845608028654
-	u := c * (x + 0.044715*x*x*x)
-	t := math.Tanh(u)
-	return 0.5*(1+t) + 0.5*x*(1-t*t)*c*(1+3*0.044715*x*x)
 }

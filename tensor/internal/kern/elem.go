@@ -193,11 +193,7 @@ func binScalar(op BinOp, x, y float32) float32 {
 	case OpTanhGrad:
 		return x * (1 - y*y)
 	case OpGELUGrad:
-		const c = 0.7978845608028654
-		z := float64(y)
-		u := c * (z + 0.044715*z*z*z)
-		t := math.Tanh(u)
-		return float32(float64(x) * (0.5*(1+t) + 0.5*z*(1-t*t)*c*(1+3*0.044715*z*z)))
+		return float32(float64(x) * GELUGrad64(float64(y)))
 	}
 	panic("kern: unknown binary op")
 }
@@ -300,4 +296,13 @@ func Axpy(alpha float32, x, y []float32) {
 	for i := range y {
 		y[i] += float32(alpha * x[i])
 	}
+}
+
+// GELUGrad64 is the derivative of the tanh approximation of GELU,
+// 0.5·x·(1+tanh(u)) with u = c·(x+0.044715·x³).
+func GELUGrad64(x float64) float64 {
+	const c = 0.7978845608028654
+	u := c * (x + 0.044715*x*x*x)
+	t := math.Tanh(u)
+	return 0.5*(1+t) + 0.5*x*(1-t*t)*c*(1+3*0.044715*x*x)
 }
