@@ -475,10 +475,11 @@ func reduce(name string, x *Var, mean, keep bool, axes []int) *Var {
 		return failed(err)
 	}
 	xs := x.Value.Shape()
-	out, err := tensor.Sum(x.Value, keep, axes...)
+	f := tensor.Sum
 	if mean {
-		out, err = tensor.Mean(x.Value, keep, axes...)
+		f = tensor.Mean
 	}
+	out, err := f(x.Value, keep, axes...)
 	if err != nil {
 		return opErr(name, err)
 	}

@@ -42,7 +42,9 @@ type EarlyStopping struct {
 	// MinDelta is the least change that counts as an improvement.
 	MinDelta float64
 	// RestoreBest puts back the weights of the best epoch when training
-	// ends.
+	// ends. After a resume, only epochs run since are candidates (a
+	// checkpoint holds the weights of its own epoch; BestOnly checkpoints
+	// keep the best ones on disk).
 	RestoreBest bool
 }
 
@@ -261,11 +263,6 @@ func (t *Trainer) Fit(ctx context.Context, m Model, data *Dataset) (*History, er
 			}
 		}
 		return nil
-	}
-	if o.EarlyStopping != nil && o.EarlyStopping.RestoreBest && o.ResumeFrom != "" && st.Best != nil {
-		// The best weights of before the checkpoint are not kept in it;
-		// they are those of the best checkpoint when BestOnly was used.
-		best = nil
 	}
 	batches := (data.Len() + o.BatchSize - 1) / o.BatchSize
 	if o.DropLast {
