@@ -17,11 +17,15 @@ import (
 	"github.com/kilnml/kiln/tensor"
 )
 
-// ErrDataset is wrapped by every error of NewDataset, ReadDataset and the
-// Dataset methods that is caused by their input: an unknown column, a
-// column of the wrong type, a null value, a bad option, a row index out of
-// range. The message names the column and, for values, the row.
-var ErrDataset = errors.New("train: invalid dataset input")
+// ErrData is wrapped by every error caused by the data given to the
+// package: by NewDataset, ReadDataset and the Dataset methods (an unknown
+// column, a column of the wrong type, a null value, a bad option, a row
+// index out of range), by Standardizer, and by the linear models
+// (FitLinear, FitLogistic and their Predict methods: a NaN or infinite
+// value, fewer rows than a fit needs, a target with a single class). The
+// message names the column and, for values, the row. Shape mismatches of
+// tensors wrap [tensor.ErrShape] instead.
+var ErrData = errors.New("train: unusable data")
 
 // A Dataset is a table of examples held in memory, ready for training:
 // numeric features as one float32 matrix, categorical features as integer
@@ -152,10 +156,10 @@ type BatchOptions struct {
 // NewDataset builds a Dataset from the rows of b (the first o.MaxRows when
 // set). Numeric columns are converted to float32; a null in any column used
 // is an error naming the column and row. b is not retained: the dataset
-// holds copies. Errors wrap ErrDataset.
+// holds copies. Errors wrap ErrData.
 func NewDataset(b arrow.RecordBatch, o DatasetOptions) (*Dataset, error) {
 	if b == nil {
-		return nil, fmt.Errorf("train: new dataset: nil record batch: %w", ErrDataset)
+		return nil, fmt.Errorf("train: new dataset: nil record batch: %w", ErrData)
 	}
 	bl, err := newDatasetBuilder(b.Schema(), o)
 	if err != nil {
@@ -173,7 +177,7 @@ func NewDataset(b arrow.RecordBatch, o DatasetOptions) (*Dataset, error) {
 // messages. It returns ctx's error if ctx is cancelled.
 func ReadDataset(ctx context.Context, src pipeline.Source, o DatasetOptions) (*Dataset, error) {
 	if src == nil {
-		return nil, fmt.Errorf("train: read dataset: nil source: %w", ErrDataset)
+		return nil, fmt.Errorf("train: read dataset: nil source: %w", ErrData)
 	}
 	sc, err := src.Schema(ctx)
 	if err != nil {
@@ -223,7 +227,7 @@ func (d *Dataset) Subset(rows []int) (*Dataset, error) {
 	idx := make([]int32, len(rows))
 	for i, r := range rows {
 		if r < 0 || r >= n {
-			return nil, fmt.Errorf("train: dataset subset: row %d (position %d) out of range [0, %d): %w", r, i, n, ErrDataset)
+			return nil, fmt.Errorf("train: dataset subset: row %d (position %d) out of range [0, %d): %w", r, i, n, ErrData)
 		}
 		idx[i] = int32(r)
 	}
@@ -285,7 +289,7 @@ func (d *Dataset) Split(valFraction float64, seed uint64) (train, val *Dataset, 
 // scikit-learn's.
 func (d *Dataset) StratifiedSplit(valFraction float64, seed uint64) (train, val *Dataset, err error) {
 	if d.Labels == nil {
-		return nil, nil, fmt.Errorf("train: stratified split: dataset has no class labels: %w", ErrDataset)
+		return nil, nil, fmt.Errorf("train: stratified split: dataset has no class labels: %w", ErrData)
 	}
 	n := d.Len()
 	nVal, err := valCount(n, valFraction)
@@ -300,14 +304,14 @@ func (d *Dataset) StratifiedSplit(valFraction float64, seed uint64) (train, val 
 	present := 0
 	for c, m := range members {
 		if len(m) == 1 {
-			return nil, nil, fmt.Errorf("train: stratified split: class %s has only 1 row, at least 2 are needed: %w", d.ClassNames[c], ErrDataset)
+			return nil, nil, fmt.Errorf("train: stratified split: class %s has only 1 row, at least 2 are needed: %w", d.ClassNames[c], ErrData)
 		}
 		if len(m) > 0 {
 			present++
 		}
 	}
 	if nVal < present || n-nVal < present {
-		return nil, nil, fmt.Errorf("train: stratified split: %d validation and %d training rows cannot hold all %d classes: %w", nVal, n-nVal, present, ErrDataset)
+		return nil, nil, fmt.Errorf("train: stratified split: %d validation and %d training rows cannot hold all %d classes: %w", nVal, n-nVal, present, ErrData)
 	}
 	// Largest remainder allocation of nVal rows among the classes.
 	alloc := make([]int, k)
@@ -372,7 +376,7 @@ func (d *Dataset) StratifiedSplit(valFraction float64, seed uint64) (train, val 
 func (d *Dataset) Batches(size int, o BatchOptions) iter.Seq2[*Batch, error] {
 	return func(yield func(*Batch, error) bool) {
 		if size < 1 {
-			yield(nil, fmt.Errorf("train: batches: batch size %d, want at least 1: %w", size, ErrDataset))
+			yield(nil, fmt.Errorf("train: batches: batch size %d, want at least 1: %w", size, ErrData))
 			return
 		}
 		n := d.Len()
@@ -461,11 +465,11 @@ func (d *Dataset) splitAt(trainRows, valRows []int) (train, val *Dataset, err er
 
 func valCount(n int, valFraction float64) (int, error) {
 	if !(valFraction > 0 && valFraction < 1) {
-		return 0, fmt.Errorf("train: split: validation fraction %v, want a value in (0, 1): %w", valFraction, ErrDataset)
+		return 0, fmt.Errorf("train: split: validation fraction %v, want a value in (0, 1): %w", valFraction, ErrData)
 	}
 	nVal := int(math.Ceil(valFraction * float64(n)))
 	if nVal < 1 || nVal > n-1 {
-		return 0, fmt.Errorf("train: split: validation fraction %v of %d rows leaves %d validation and %d training rows, want at least 1 each: %w", valFraction, n, nVal, n-nVal, ErrDataset)
+		return 0, fmt.Errorf("train: split: validation fraction %v of %d rows leaves %d validation and %d training rows, want at least 1 each: %w", valFraction, n, nVal, n-nVal, ErrData)
 	}
 	return nVal, nil
 }
@@ -612,7 +616,7 @@ type datasetBuilder struct {
 
 func newDatasetBuilder(sc *arrow.Schema, o DatasetOptions) (*datasetBuilder, error) {
 	if o.MaxRows < 0 {
-		return nil, fmt.Errorf("train: dataset: MaxRows %d is negative: %w", o.MaxRows, ErrDataset)
+		return nil, fmt.Errorf("train: dataset: MaxRows %d is negative: %w", o.MaxRows, ErrData)
 	}
 	like := o.Like
 	features, categorical, label, classify := o.Features, o.Categorical, o.Label, o.Classification
@@ -628,10 +632,10 @@ func newDatasetBuilder(sc *arrow.Schema, o DatasetOptions) (*datasetBuilder, err
 		}
 		classify = like.Labels != nil
 		if label != like.Label {
-			return nil, fmt.Errorf("train: dataset: label %q differs from Like's %q: %w", label, like.Label, ErrDataset)
+			return nil, fmt.Errorf("train: dataset: label %q differs from Like's %q: %w", label, like.Label, ErrData)
 		}
 		if !slices.Equal(categorical, like.Categorical) {
-			return nil, fmt.Errorf("train: dataset: categorical columns %q differ from Like's %q: %w", categorical, like.Categorical, ErrDataset)
+			return nil, fmt.Errorf("train: dataset: categorical columns %q differ from Like's %q: %w", categorical, like.Categorical, ErrData)
 		}
 	}
 	bl := &datasetBuilder{o: o, label: label, labelCol: -1, classify: classify}
@@ -639,16 +643,16 @@ func newDatasetBuilder(sc *arrow.Schema, o DatasetOptions) (*datasetBuilder, err
 		idx := sc.FieldIndices(name)
 		switch len(idx) {
 		case 0:
-			return 0, fmt.Errorf("train: dataset: %s column %q not in the input (columns %q): %w", role, name, fieldNames(sc), ErrDataset)
+			return 0, fmt.Errorf("train: dataset: %s column %q not in the input (columns %q): %w", role, name, fieldNames(sc), ErrData)
 		case 1:
 			return idx[0], nil
 		}
-		return 0, fmt.Errorf("train: dataset: %s column %q appears %d times in the input: %w", role, name, len(idx), ErrDataset)
+		return 0, fmt.Errorf("train: dataset: %s column %q appears %d times in the input: %w", role, name, len(idx), ErrData)
 	}
 	used := map[string]string{}
 	use := func(name, role string) error {
 		if prev, ok := used[name]; ok {
-			return fmt.Errorf("train: dataset: column %q is both %s and %s: %w", name, prev, role, ErrDataset)
+			return fmt.Errorf("train: dataset: column %q is both %s and %s: %w", name, prev, role, ErrData)
 		}
 		used[name] = role
 		return nil
@@ -673,13 +677,13 @@ func newDatasetBuilder(sc *arrow.Schema, o DatasetOptions) (*datasetBuilder, err
 			if classify {
 				task = "classification"
 			}
-			return nil, fmt.Errorf("train: dataset: label column %q has type %s, not usable for %s: %w", label, dt, task, ErrDataset)
+			return nil, fmt.Errorf("train: dataset: label column %q has type %s, not usable for %s: %w", label, dt, task, ErrData)
 		}
 		if classify {
 			if like != nil {
 				bl.fixed = true
 				if bl.strLabel != (like.ClassValues == nil) {
-					return nil, fmt.Errorf("train: dataset: label column %q has type %s but Like's classes are %s: %w", label, dt, map[bool]string{true: "numeric", false: "strings"}[like.ClassValues != nil], ErrDataset)
+					return nil, fmt.Errorf("train: dataset: label column %q has type %s but Like's classes are %s: %w", label, dt, map[bool]string{true: "numeric", false: "strings"}[like.ClassValues != nil], ErrData)
 				}
 			}
 			if bl.strLabel {
@@ -716,14 +720,14 @@ func newDatasetBuilder(sc *arrow.Schema, o DatasetOptions) (*datasetBuilder, err
 			cc.index = map[string]int32{}
 		case isInteger(dt) && dt.ID() != arrow.BOOL:
 		default:
-			return nil, fmt.Errorf("train: dataset: categorical column %q has type %s, want an integer, string or dictionary column: %w", name, dt, ErrDataset)
+			return nil, fmt.Errorf("train: dataset: categorical column %q has type %s, want an integer, string or dictionary column: %w", name, dt, ErrData)
 		}
 		if like != nil {
 			cc.fixed = true
 			cc.card = like.Cardinality[j]
 			cc.levels = like.Levels[j]
 			if cc.str != (like.Levels[j] != nil) {
-				return nil, fmt.Errorf("train: dataset: categorical column %q has type %s, unlike Like's: %w", name, dt, ErrDataset)
+				return nil, fmt.Errorf("train: dataset: categorical column %q has type %s, unlike Like's: %w", name, dt, ErrData)
 			}
 			for i, v := range like.Levels[j] {
 				cc.index[v] = int32(i)
@@ -739,7 +743,7 @@ func newDatasetBuilder(sc *arrow.Schema, o DatasetOptions) (*datasetBuilder, err
 				continue
 			}
 			if len(sc.FieldIndices(f.Name)) > 1 {
-				return nil, fmt.Errorf("train: dataset: column %q appears more than once in the input: %w", f.Name, ErrDataset)
+				return nil, fmt.Errorf("train: dataset: column %q appears more than once in the input: %w", f.Name, ErrData)
 			}
 			features = append(features, f.Name)
 			bl.featCols = append(bl.featCols, i)
@@ -758,13 +762,13 @@ func newDatasetBuilder(sc *arrow.Schema, o DatasetOptions) (*datasetBuilder, err
 				if k := kindOf(dt); k == kindString || k == kindDict {
 					hint = " (list it in Categorical)"
 				}
-				return nil, fmt.Errorf("train: dataset: feature column %q has type %s, want an integer, float or boolean column%s: %w", name, dt, hint, ErrDataset)
+				return nil, fmt.Errorf("train: dataset: feature column %q has type %s, want an integer, float or boolean column%s: %w", name, dt, hint, ErrData)
 			}
 			bl.featCols = append(bl.featCols, c)
 		}
 	}
 	if like != nil && !slices.Equal(features, like.Features) {
-		return nil, fmt.Errorf("train: dataset: features %q differ from Like's %q: %w", features, like.Features, ErrDataset)
+		return nil, fmt.Errorf("train: dataset: features %q differ from Like's %q: %w", features, like.Features, ErrData)
 	}
 	bl.features = slices.Clone(features)
 	bl.feat = make([][]float32, len(features))
@@ -811,7 +815,7 @@ func (bl *datasetBuilder) add(b arrow.RecordBatch) error {
 }
 
 func nullErr(role, name string, row int) error {
-	return fmt.Errorf("train: dataset: %s column %q row %d is null: %w", role, name, row, ErrDataset)
+	return fmt.Errorf("train: dataset: %s column %q row %d is null: %w", role, name, row, ErrData)
 }
 
 func appendFloats(dst []float32, a arrow.Array, n int, name string, base int) ([]float32, error) {
@@ -854,7 +858,7 @@ func appendFloats(dst []float32, a arrow.Array, n int, name string, base int) ([
 			dst = append(dst, v)
 		}
 	default:
-		return nil, fmt.Errorf("train: dataset: column %q has type %s, want an integer, float or boolean column: %w", name, a.DataType(), ErrDataset)
+		return nil, fmt.Errorf("train: dataset: column %q has type %s, want an integer, float or boolean column: %w", name, a.DataType(), ErrData)
 	}
 	return dst, nil
 }
@@ -920,7 +924,7 @@ func (cc *catCol) add(a arrow.Array, n, base int) error {
 			code, ok := cc.index[v]
 			if !ok {
 				if cc.fixed {
-					return fmt.Errorf("train: dataset: categorical column %q row %d: value %q unknown to Like: %w", cc.name, base+i, v, ErrDataset)
+					return fmt.Errorf("train: dataset: categorical column %q row %d: value %q unknown to Like: %w", cc.name, base+i, v, ErrData)
 				}
 				code = int32(len(cc.values))
 				cc.index[v] = code
@@ -931,10 +935,10 @@ func (cc *catCol) add(a arrow.Array, n, base int) error {
 		}
 		v, ok := intValue(a, i)
 		if !ok || v < 0 || v > math.MaxInt32-1 {
-			return fmt.Errorf("train: dataset: categorical column %q row %d: code %s out of range [0, %d): %w", cc.name, base+i, a.ValueStr(i), math.MaxInt32, ErrDataset)
+			return fmt.Errorf("train: dataset: categorical column %q row %d: code %s out of range [0, %d): %w", cc.name, base+i, a.ValueStr(i), math.MaxInt32, ErrData)
 		}
 		if cc.fixed && v >= int64(cc.card) {
-			return fmt.Errorf("train: dataset: categorical column %q row %d: code %d beyond Like's cardinality %d: %w", cc.name, base+i, v, cc.card, ErrDataset)
+			return fmt.Errorf("train: dataset: categorical column %q row %d: code %d beyond Like's cardinality %d: %w", cc.name, base+i, v, cc.card, ErrData)
 		}
 		cc.codes = append(cc.codes, int32(v))
 		cc.max = max(cc.max, int32(v))
@@ -1008,7 +1012,7 @@ func (bl *datasetBuilder) addLabel(a arrow.Array, n, base int) error {
 			c, ok := bl.classIdx[v]
 			if !ok {
 				if bl.fixed {
-					return fmt.Errorf("train: dataset: label column %q row %d: class %q unknown to Like: %w", bl.label, base+i, v, ErrDataset)
+					return fmt.Errorf("train: dataset: label column %q row %d: class %q unknown to Like: %w", bl.label, base+i, v, ErrData)
 				}
 				c = int32(len(bl.classStr))
 				bl.classIdx[v] = c
@@ -1027,19 +1031,19 @@ func (bl *datasetBuilder) addLabel(a arrow.Array, n, base int) error {
 				f = a.(*array.Float64).Value(i)
 			}
 			if f != math.Trunc(f) || math.Abs(f) > 1<<53 {
-				return fmt.Errorf("train: dataset: label column %q row %d: value %v is not a whole number, so not a class: %w", bl.label, base+i, f, ErrDataset)
+				return fmt.Errorf("train: dataset: label column %q row %d: value %v is not a whole number, so not a class: %w", bl.label, base+i, f, ErrData)
 			}
 			v = int64(f)
 		default:
 			var ok bool
 			if v, ok = intValue(a, i); !ok {
-				return fmt.Errorf("train: dataset: label column %q row %d: value %s out of the int64 range: %w", bl.label, base+i, a.ValueStr(i), ErrDataset)
+				return fmt.Errorf("train: dataset: label column %q row %d: value %s out of the int64 range: %w", bl.label, base+i, a.ValueStr(i), ErrData)
 			}
 		}
 		c, ok := bl.classNum[v]
 		if !ok {
 			if bl.fixed {
-				return fmt.Errorf("train: dataset: label column %q row %d: class %d unknown to Like: %w", bl.label, base+i, v, ErrDataset)
+				return fmt.Errorf("train: dataset: label column %q row %d: class %d unknown to Like: %w", bl.label, base+i, v, ErrData)
 			}
 			c = int32(len(bl.classVals))
 			bl.classNum[v] = c

@@ -214,8 +214,8 @@ func TestNewDatasetRegressionAndNumericClasses(t *testing.T) {
 	}
 	// A float label with a fraction is not a class.
 	_, err = NewDataset(b, DatasetOptions{Features: []string{"x"}, Label: "y", Classification: true})
-	if !errors.Is(err, ErrDataset) || !strings.Contains(err.Error(), `"y" row 0`) {
-		t.Errorf("fractional class label: err = %v, want ErrDataset naming column y row 0", err)
+	if !errors.Is(err, ErrData) || !strings.Contains(err.Error(), `"y" row 0`) {
+		t.Errorf("fractional class label: err = %v, want ErrData naming column y row 0", err)
 	}
 }
 
@@ -249,12 +249,12 @@ func TestNewDatasetErrors(t *testing.T) {
 		{"negative MaxRows", DatasetOptions{MaxRows: -1}, `MaxRows -1`},
 	} {
 		_, err := NewDataset(b, tc.o)
-		if !errors.Is(err, ErrDataset) || !strings.Contains(err.Error(), tc.msg) {
-			t.Errorf("%s: err = %v, want ErrDataset containing %q", tc.name, err, tc.msg)
+		if !errors.Is(err, ErrData) || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("%s: err = %v, want ErrData containing %q", tc.name, err, tc.msg)
 		}
 	}
-	if _, err := NewDataset(nil, DatasetOptions{}); !errors.Is(err, ErrDataset) {
-		t.Errorf("nil batch: err = %v, want ErrDataset", err)
+	if _, err := NewDataset(nil, DatasetOptions{}); !errors.Is(err, ErrData) {
+		t.Errorf("nil batch: err = %v, want ErrData", err)
 	}
 }
 
@@ -310,7 +310,7 @@ func TestReadDatasetBatchesAndMaxRows(t *testing.T) {
 	defer src2.Release()
 	b3.Release()
 	b4.Release()
-	if _, err := ReadDataset(ctx, src2, DatasetOptions{}); !errors.Is(err, ErrDataset) || !strings.Contains(err.Error(), `"x" row 3 is null`) {
+	if _, err := ReadDataset(ctx, src2, DatasetOptions{}); !errors.Is(err, ErrData) || !strings.Contains(err.Error(), `"x" row 3 is null`) {
 		t.Errorf("null in second batch: err = %v, want row 3", err)
 	}
 }
@@ -344,13 +344,13 @@ func TestReadDatasetCSVLike(t *testing.T) {
 	_, err = ReadDataset(ctx, pipeline.CSVReader(strings.NewReader(
 		"x1,x2,color,target\n7,8,green,b\n"), "test.csv", pipeline.CSVOptions{}),
 		DatasetOptions{Like: train})
-	if !errors.Is(err, ErrDataset) || !strings.Contains(err.Error(), `value "green" unknown`) {
+	if !errors.Is(err, ErrData) || !strings.Contains(err.Error(), `value "green" unknown`) {
 		t.Errorf("unknown level: err = %v", err)
 	}
 	_, err = ReadDataset(ctx, pipeline.CSVReader(strings.NewReader(
 		"x1,x2,color,target\n7,8,red,d\n"), "test.csv", pipeline.CSVOptions{}),
 		DatasetOptions{Like: train})
-	if !errors.Is(err, ErrDataset) || !strings.Contains(err.Error(), `class "d" unknown`) {
+	if !errors.Is(err, ErrData) || !strings.Contains(err.Error(), `class "d" unknown`) {
 		t.Errorf("unknown class: err = %v", err)
 	}
 }
@@ -488,8 +488,8 @@ func TestSplit(t *testing.T) {
 		t.Errorf("five other seeds all gave the same split")
 	}
 	for _, f := range []float64{0, 1, -0.1, math.NaN(), 0.999} {
-		if _, _, err := d.Split(f, 1); !errors.Is(err, ErrDataset) {
-			t.Errorf("Split(%v): err = %v, want ErrDataset", f, err)
+		if _, _, err := d.Split(f, 1); !errors.Is(err, ErrData) {
+			t.Errorf("Split(%v): err = %v, want ErrData", f, err)
 		}
 	}
 }
@@ -539,15 +539,15 @@ func TestStratifiedSplit(t *testing.T) {
 			t.Errorf("%v: same seed, different split", tc.counts)
 		}
 	}
-	if _, _, err := classDataset(t, 5, 1).StratifiedSplit(0.3, 1); !errors.Is(err, ErrDataset) || !strings.Contains(err.Error(), "class b has only 1 row") {
+	if _, _, err := classDataset(t, 5, 1).StratifiedSplit(0.3, 1); !errors.Is(err, ErrData) || !strings.Contains(err.Error(), "class b has only 1 row") {
 		t.Errorf("singleton class: err = %v", err)
 	}
-	if _, _, err := classDataset(t, 5, 5, 5).StratifiedSplit(0.1, 1); !errors.Is(err, ErrDataset) {
+	if _, _, err := classDataset(t, 5, 5, 5).StratifiedSplit(0.1, 1); !errors.Is(err, ErrData) {
 		t.Errorf("fewer val rows than classes: err = %v", err)
 	}
 	d := classDataset(t, 4)
 	d.Labels = nil
-	if _, _, err := d.StratifiedSplit(0.5, 1); !errors.Is(err, ErrDataset) {
+	if _, _, err := d.StratifiedSplit(0.5, 1); !errors.Is(err, ErrData) {
 		t.Errorf("no labels: err = %v", err)
 	}
 }
@@ -562,8 +562,8 @@ func TestDatasetSubset(t *testing.T) {
 		t.Errorf("Subset rows %v, want [5 0 5]", ids)
 	}
 	for _, rows := range [][]int{{6}, {-1}} {
-		if _, err := d.Subset(rows); !errors.Is(err, ErrDataset) {
-			t.Errorf("Subset(%v): err = %v, want ErrDataset", rows, err)
+		if _, err := d.Subset(rows); !errors.Is(err, ErrData) {
+			t.Errorf("Subset(%v): err = %v, want ErrData", rows, err)
 		}
 	}
 	e, err := d.Subset(nil)
@@ -644,8 +644,8 @@ func TestBatches(t *testing.T) {
 	n := 0
 	for b, err := range d.Batches(0, BatchOptions{}) {
 		n++
-		if b != nil || !errors.Is(err, ErrDataset) {
-			t.Errorf("size 0: got %v, %v; want an ErrDataset error", b, err)
+		if b != nil || !errors.Is(err, ErrData) {
+			t.Errorf("size 0: got %v, %v; want an ErrData error", b, err)
 		}
 	}
 	if n != 1 {

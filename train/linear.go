@@ -1,7 +1,6 @@
 package train
 
 import (
-	"errors"
 	"fmt"
 	"math"
 
@@ -9,13 +8,6 @@ import (
 
 	"github.com/kilnml/kiln/tensor"
 )
-
-// ErrData is returned by the linear models (FitLinear, FitLogistic and their
-// Predict methods) for data they cannot use: a NaN or infinite value, fewer
-// rows than a fit needs, a classification target with a single class. The
-// message names the input and the offending row, column or label. Shape
-// mismatches wrap [tensor.ErrShape] instead.
-var ErrData = errors.New("train: unusable data")
 
 // LinearOptions configure FitLinear. The zero value fits ordinary least
 // squares with an intercept, like scikit-learn's LinearRegression().

@@ -21,11 +21,11 @@ type Standardizer struct {
 // d's X, in float64.
 func FitStandardizer(d *Dataset) (*Standardizer, error) {
 	if d == nil || d.X == nil {
-		return nil, fmt.Errorf("train: FitStandardizer: %w: no features", ErrDataset)
+		return nil, fmt.Errorf("train: FitStandardizer: %w: no features", ErrData)
 	}
 	n, k := d.X.Shape()[0], d.X.Shape()[1]
 	if n == 0 {
-		return nil, fmt.Errorf("train: FitStandardizer: %w: no rows", ErrDataset)
+		return nil, fmt.Errorf("train: FitStandardizer: %w: no rows", ErrData)
 	}
 	x, err := d.X.Float64s()
 	if err != nil {
@@ -60,7 +60,7 @@ func FitStandardizer(d *Dataset) (*Standardizer, error) {
 // are shared with d.
 func (s *Standardizer) Transform(d *Dataset) (*Dataset, error) {
 	if d == nil || d.X == nil || d.X.Rank() != 2 || d.X.Shape()[1] != len(s.Mean) {
-		return nil, fmt.Errorf("train: Standardizer: %w: dataset has %v features, fitted on %d", ErrDataset, shapeOf(d.X), len(s.Mean))
+		return nil, fmt.Errorf("train: Standardizer: %w: dataset has %v features, fitted on %d", ErrData, shapeOf(d.X), len(s.Mean))
 	}
 	k := len(s.Mean)
 	mean := make([]float32, k)
