@@ -9,7 +9,6 @@ import (
 	"os"
 	"testing"
 
-	"github.com/kilnml/kiln/pipeline"
 	"github.com/kilnml/kiln/train"
 	"github.com/kilnml/kiln/train/metrics"
 	"github.com/kilnml/kiln/version"
@@ -19,32 +18,6 @@ var update = flag.Bool("update", false, "rewrite testdata/experiments_golden.jso
 
 // The version package's runs are the trainer's tracker.
 var _ train.Tracker = (*version.Run)(nil)
-
-// split reads a CSV from testdata, splits it 75/25 (stratified, seed 0)
-// and standardizes it with the training part's statistics.
-func split(t *testing.T, file string) (tr, te *train.Dataset) {
-	t.Helper()
-	d, err := train.ReadDataset(context.Background(), pipeline.CSV("testdata/"+file, pipeline.CSVOptions{}),
-		train.DatasetOptions{Label: "target", Classification: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, te, err = d.StratifiedSplit(0.25, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc, err := train.FitStandardizer(tr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if tr, err = sc.Transform(tr); err != nil {
-		t.Fatal(err)
-	}
-	if te, err = sc.Transform(te); err != nil {
-		t.Fatal(err)
-	}
-	return tr, te
-}
 
 func logisticMetrics(t *testing.T, tr, te *train.Dataset) map[string]float64 {
 	m, err := train.FitLogistic(context.Background(), tr.X, tr.Labels, train.LogisticOptions{MaxIter: 1000})
@@ -81,7 +54,7 @@ func TestExperiments(t *testing.T) {
 	defer repo.Close()
 	got := map[string]map[string]float64{}
 	for _, ds := range []string{"breast_cancer.csv", "digits.csv.gz"} {
-		tr, te := split(t, ds)
+		tr, te := train.SplitStandardized(t, ds)
 		got["logistic/"+ds] = logisticMetrics(t, tr, te)
 
 		hidden := []int{128, 64}

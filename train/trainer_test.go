@@ -15,12 +15,13 @@ import (
 	"github.com/kilnml/kiln/tensor"
 )
 
-// digits returns the standardized digits train and test sets (75/25,
-// stratified, seed 0).
-func digits(t testing.TB) (tr, te *Dataset) {
+// SplitStandardized reads testdata/FILE (label "target", a class), splits
+// it 75/25 (stratified, seed 0) and standardizes both parts with the
+// training part's statistics. Exported for the external tests.
+func SplitStandardized(t testing.TB, file string) (tr, te *Dataset) {
 	t.Helper()
 	ctx := context.Background()
-	d, err := ReadDataset(ctx, pipeline.CSV("testdata/digits.csv.gz", pipeline.CSVOptions{}), DatasetOptions{Label: "target", Classification: true})
+	d, err := ReadDataset(ctx, pipeline.CSV("testdata/"+file, pipeline.CSVOptions{}), DatasetOptions{Label: "target", Classification: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,6 +41,8 @@ func digits(t testing.TB) (tr, te *Dataset) {
 	}
 	return tr, te
 }
+
+func digits(t testing.TB) (tr, te *Dataset) { return SplitStandardized(t, "digits.csv.gz") }
 
 func weights(t testing.TB, m Model) [][]float32 {
 	t.Helper()
