@@ -12,9 +12,9 @@ import (
 // StandardScaler: population standard deviation, and a constant column
 // is only centred).
 type Standardizer struct {
-	Features []string
-	Mean     []float64
-	Scale    []float64
+	Features []string  `json:"features"`
+	Mean     []float64 `json:"mean"`
+	Scale    []float64 `json:"scale"`
 }
 
 // FitStandardizer computes the per-feature mean and standard deviation of

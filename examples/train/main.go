@@ -423,7 +423,7 @@ func mlpPredict(m *train.MLP, d *train.Dataset) (predictions, error) {
 		if err != nil {
 			return p, fmt.Errorf("predict: %w", err)
 		}
-		v, err := toFloat64s(out)
+		v, err := out.Float64s()
 		if err != nil {
 			return p, fmt.Errorf("predict: %w", err)
 		}
@@ -434,21 +434,6 @@ func mlpPredict(m *train.MLP, d *train.Dataset) (predictions, error) {
 		}
 	}
 	return p, nil
-}
-
-func toFloat64s(t *tensor.Tensor) ([]float64, error) {
-	if t.DType() == tensor.Float64 {
-		return t.Float64s()
-	}
-	f, err := t.Float32s()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]float64, len(f))
-	for i, v := range f {
-		out[i] = float64(v)
-	}
-	return out, nil
 }
 
 // classifierMetrics returns accuracy, log_loss and roc_auc of the n×k
@@ -516,7 +501,7 @@ func argmax(row []float64) int {
 
 // regressorMetrics returns rmse, mae and r2 of pred against the target y.
 func regressorMetrics(y *tensor.Tensor, pred []float64) (map[string]float64, error) {
-	yt, err := toFloat64s(y)
+	yt, err := y.Float64s()
 	if err != nil {
 		return nil, err
 	}
@@ -533,21 +518,6 @@ func regressorMetrics(y *tensor.Tensor, pred []float64) (map[string]float64, err
 		return nil, err
 	}
 	return map[string]float64{"rmse": rmse, "mae": mae, "r2": r2}, nil
-}
-
-// standardizerJSON is a standardizer as saved in config.json and
-// standardizer.json.
-type standardizerJSON struct {
-	Features []string  `json:"features"`
-	Mean     []float64 `json:"mean"`
-	Scale    []float64 `json:"scale"`
-}
-
-func toJSON(s *train.Standardizer) *standardizerJSON {
-	if s == nil {
-		return nil
-	}
-	return &standardizerJSON{Features: s.Features, Mean: s.Mean, Scale: s.Scale}
 }
 
 // linearConfig is config.json of a saved linear, logistic or softmax model.
@@ -569,7 +539,7 @@ type linearConfig struct {
 	ClassValues []int64 `json:"class_values,omitempty"`
 	// Standardizer, when set, is applied to the features before coef:
 	// (x - mean) / scale.
-	Standardizer *standardizerJSON `json:"standardizer,omitempty"`
+	Standardizer *train.Standardizer `json:"standardizer,omitempty"`
 }
 
 // saveLinear writes a linear, logistic or softmax model to c.save.
@@ -593,7 +563,7 @@ func saveLinear(c config, d *train.Dataset, std *train.Standardizer, coef *tenso
 	if err := safetensors.WriteFile(filepath.Join(c.save, "model.safetensors"), ts, map[string]string{"kiln_model": c.model}); err != nil {
 		return fmt.Errorf("save model: %w", err)
 	}
-	cfg := linearConfig{Model: c.model, Task: "regress", Features: d.Features, Target: c.target, Standardizer: toJSON(std)}
+	cfg := linearConfig{Model: c.model, Task: "regress", Features: d.Features, Target: c.target, Standardizer: std}
 	if c.classify {
 		cfg.Task = "classify"
 		cfg.Classes = d.ClassNames
@@ -610,7 +580,7 @@ func saveMLP(dir string, m *train.MLP, std *train.Standardizer) error {
 	if std == nil {
 		return nil
 	}
-	return writeJSON(filepath.Join(dir, "standardizer.json"), toJSON(std))
+	return writeJSON(filepath.Join(dir, "standardizer.json"), std)
 }
 
 // writeJSON writes v as indented JSON to path through a temporary file, so
