@@ -91,3 +91,25 @@ func TestKLLDeterministic(t *testing.T) {
 		t.Error("same input gave different answers")
 	}
 }
+
+func TestKLLTailMeans(t *testing.T) {
+	s := NewKLL(64)
+	for i := range 100000 {
+		s.Add(float64(i % 1000))
+	}
+	b, a := s.TailMeans(100, 900)
+	// Exact: 49.5 below 100 and 949.5 at or above 900; the sketch is close.
+	if math.Abs(b-49.5) > 5 || math.Abs(a-949.5) > 5 {
+		t.Errorf("tail means %v, %v; want about 49.5, 949.5", b, a)
+	}
+	if b, a := s.TailMeans(-1, 2000); !math.IsNaN(b) || !math.IsNaN(a) {
+		t.Errorf("empty tails: %v, %v", b, a)
+	}
+	e := NewKLL(0)
+	for _, v := range []float64{1, 2, 3, 10} {
+		e.Add(v)
+	}
+	if b, a := e.TailMeans(3, 3); b != 1.5 || a != 6.5 {
+		t.Errorf("exact sketch: %v, %v", b, a)
+	}
+}
