@@ -41,6 +41,7 @@ type KLL struct {
 	caps    []int     // capacity per level, recomputed by grow
 	scratch []float64 // sort buffers, not part of the state
 	buckets []int32
+	bidx    []int32
 }
 
 type weighted struct {
@@ -151,15 +152,13 @@ func (s *KLL) compress() {
 		// An odd item out stays at this level.
 		keep := len(lv) % 2
 		up := s.levels[h+1]
+		before := len(up)
 		for i := keep + off; i < len(lv); i += 2 {
 			up = append(up, lv[i])
 		}
 		s.levels[h+1] = up
 		s.levels[h] = lv[:keep]
-		s.size = 0
-		for _, l := range s.levels {
-			s.size += len(l)
-		}
+		s.size -= len(lv) - keep - (len(up) - before)
 		if s.size < s.max {
 			break
 		}
@@ -247,16 +246,20 @@ func (s *KLL) Rank(x float64) float64 {
 	return w / total
 }
 
-// AddMany adds the values of xs in order, exactly as calling Add on each
-// would (the same compactions at the same points), but without a call per
-// value. Non-finite values are ignored. xs is not modified or retained.
+// AddMany adds the values of xs in order. Non-finite values are ignored.
+// xs is not modified or retained.
+//
+// Unlike a sequence of Add calls, which compacts as soon as the sketch is
+// full (often a handful of values at a time once it is warm), AddMany
+// appends at least k values to the lowest level before compacting, so that
+// each compaction sorts and halves a larger run. This is still a KLL
+// compaction schedule (larger compactions at a level only lower the rank
+// error, and the sketch holds no more values once the call returns), but
+// the sketch's state depends on how values were split among calls: the
+// same calls in the same order give the same sketch.
 func (s *KLL) AddMany(xs []float64) {
 	for len(xs) > 0 {
-		room := s.max - s.size
-		if room <= 0 {
-			room = 1
-		}
-		chunk := xs[:min(room, len(xs))]
+		chunk := xs[:min(max(s.max-s.size, s.k), len(xs))]
 		xs = xs[len(chunk):]
 		lv := s.levels[0]
 		lo, hi := s.min, s.maxv
@@ -278,8 +281,12 @@ func (s *KLL) AddMany(xs []float64) {
 		s.n += int64(added)
 		s.size += added
 		s.sorted = nil
-		if s.size >= s.max {
+		for s.size >= s.max {
+			before := s.size
 			s.compress()
+			if s.size >= before {
+				s.grow()
+			}
 		}
 	}
 }
@@ -289,7 +296,7 @@ func (s *KLL) AddMany(xs []float64) {
 func (s *KLL) Clone() *KLL {
 	c := *s
 	c.sorted = nil
-	c.scratch, c.buckets = nil, nil
+	c.scratch, c.buckets, c.bidx = nil, nil, nil
 	c.caps = slices.Clone(s.caps)
 	c.levels = make([][]float64, len(s.levels))
 	for h, l := range s.levels {
@@ -425,6 +432,10 @@ func (s *KLL) EvenQuantiles(m int) []float64 {
 // falls back to comparison sorts of the crowded buckets.
 func (s *KLL) sortLevel(lv []float64) {
 	n := len(lv)
+	if n <= 32 {
+		insertionSort(lv)
+		return
+	}
 	if n < 64 {
 		slices.Sort(lv)
 		return
@@ -452,8 +463,13 @@ func (s *KLL) sortLevel(lv []float64) {
 	cnt := s.buckets[:nb+1]
 	clear(cnt)
 	last := nb - 1
-	for _, x := range lv {
-		b := min(int((x-lo)*scale), last)
+	if cap(s.bidx) < n {
+		s.bidx = make([]int32, n, 2*n)
+	}
+	bidx := s.bidx[:n]
+	for i, x := range lv {
+		b := int32(min(int((x-lo)*scale), last))
+		bidx[i] = b
 		cnt[b+1]++
 	}
 	for i := 1; i <= nb; i++ {
@@ -463,8 +479,8 @@ func (s *KLL) sortLevel(lv []float64) {
 		s.scratch = make([]float64, n, 2*n)
 	}
 	out := s.scratch[:n]
-	for _, x := range lv {
-		b := min(int((x-lo)*scale), last)
+	for i, x := range lv {
+		b := bidx[i]
 		out[cnt[b]] = x
 		cnt[b]++
 	}

@@ -69,7 +69,7 @@ func TestKLLUnmarshalRejects(t *testing.T) {
 	}
 }
 
-func TestKLLAddManyMatchesAdd(t *testing.T) {
+func TestKLLAddMany(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	xs := make([]float64, 70000)
 	for i := range xs {
@@ -79,21 +79,79 @@ func TestKLLAddManyMatchesAdd(t *testing.T) {
 		}
 	}
 	a, b := NewKLL(100), NewKLL(100)
-	for _, x := range xs {
-		a.Add(x)
-	}
 	for i := 0; i < len(xs); i += 777 {
+		a.AddMany(xs[i:min(i+777, len(xs))])
 		b.AddMany(xs[i:min(i+777, len(xs))])
 	}
 	ea, _ := a.MarshalBinary()
 	eb, _ := b.MarshalBinary()
 	if !slices.Equal(ea, eb) {
-		t.Fatal("AddMany and Add give different sketches")
+		t.Fatal("the same calls gave different sketches")
 	}
-	c := a.Clone()
-	c.Add(1)
-	if a.Count() == c.Count() {
+	if a.Count() != 70000-70 || a.size >= a.max {
+		t.Fatalf("count %d, size %d of %d", a.Count(), a.size, a.max)
+	}
+	// Below the first compaction AddMany holds every value, as Add does.
+	c, d := NewKLL(100), NewKLL(100)
+	c.AddMany(xs[1:90])
+	for _, x := range xs[1:90] {
+		d.Add(x)
+	}
+	ec, _ := c.MarshalBinary()
+	ed, _ := d.MarshalBinary()
+	if !slices.Equal(ec, ed) || !c.Exact() {
+		t.Fatal("small AddMany differs from Add")
+	}
+	e := a.Clone()
+	e.Add(1)
+	if a.Count() == e.Count() {
 		t.Fatal("clone shares state")
+	}
+}
+
+// TestKLLAddManyRankError checks the stated rank error (RankError, 2/k) of
+// sketches built with AddMany in batches of several sizes, whole and merged.
+func TestKLLAddManyRankError(t *testing.T) {
+	const n = 300000
+	for _, batch := range []int{1, 100, 4096, 65536} {
+		for seed := range uint64(3) {
+			r := rand.New(rand.NewPCG(seed, 77))
+			xs := make([]float64, n)
+			for i := range xs {
+				xs[i] = float64(i)
+			}
+			r.Shuffle(n, func(i, j int) { xs[i], xs[j] = xs[j], xs[i] })
+			whole, p1, p2 := NewKLL(256), NewKLL(256), NewKLL(256)
+			for i := 0; i < n; i += batch {
+				part := xs[i:min(i+batch, n)]
+				whole.AddMany(part)
+				if (i/batch)%2 == 0 {
+					p1.AddMany(part)
+				} else {
+					p2.AddMany(part)
+				}
+			}
+			if err := p1.Merge(p2); err != nil {
+				t.Fatal(err)
+			}
+			for name, s := range map[string]*KLL{"whole": whole, "merged": p1} {
+				eps := s.RankError()
+				if eps != 2.0/256 {
+					t.Fatalf("rank error %v", eps)
+				}
+				var worst float64
+				for q := 0.005; q < 1; q += 0.005 {
+					worst = max(worst, math.Abs(s.Quantile(q)/n-q))
+				}
+				cdf := s.CDF([]float64{n / 4, n / 2, 3 * n / 4})
+				for i, c := range cdf {
+					worst = max(worst, math.Abs(c-float64(i+1)/4))
+				}
+				if worst > eps {
+					t.Errorf("batch %d seed %d %s: rank error %.5f above %.5f", batch, seed, name, worst, eps)
+				}
+			}
+		}
 	}
 }
 
