@@ -70,6 +70,7 @@ var suites = []suite{
 	{"online", "online store read p99: Badger 1×50, Redis 1×50 vs bare HMGET, Redis 100×50", runOnline},
 	{"elementwise", "float32 add and ReLU (kern, pooled and 1 thread) vs Go's copy on 64 MiB buffers", runElementwise},
 	{"gemm", "float32 GEMM n×n×n: Kiln vs OpenBLAS (-tags openblas) and gonum, GFLOP/s", runGemm},
+	{"drift", "drift report, 20 numeric columns, 1M reference, 100k window: Kiln monitor and CompareExact vs SciPy ks_2samp + wasserstein_distance", runDrift},
 	{"testdata", "write testdata/flights-20k.csv and .parquet", runTestdata},
 }
 
