@@ -57,6 +57,7 @@ need_python() {
 }
 need_python sklearn python3-sklearn # transforms, logistic
 need_python torch python3-torch     # mlp (PyTorch 1.13, CPU)
+need_python scipy python3-scipy     # drift (SciPy 1.10)
 
 # npm_installed NAME@VERSION: true when that exact version is in $npm_dir.
 npm_installed() {
