@@ -104,18 +104,11 @@ type exactColumn struct {
 // columnKind returns how a column of type t is compared by default, and
 // false when its type is neither numeric nor categorical.
 func columnKind(t arrow.DataType) (Kind, bool) {
-	switch t.ID() {
-	case arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64,
-		arrow.UINT8, arrow.UINT16, arrow.UINT32, arrow.UINT64,
-		arrow.FLOAT32, arrow.FLOAT64:
+	switch {
+	case numericType(t.ID()):
 		return Numeric, true
-	case arrow.STRING, arrow.LARGE_STRING, arrow.BOOL:
+	case categoricalType(t):
 		return Categorical, true
-	case arrow.DICTIONARY:
-		vt := t.(*arrow.DictionaryType).ValueType.ID()
-		if vt == arrow.STRING || vt == arrow.LARGE_STRING {
-			return Categorical, true
-		}
 	}
 	return 0, false
 }
@@ -239,79 +232,12 @@ func appendValues(cv *columnValues, a arrow.Array, asCategory bool) error {
 	if cv.cats != nil {
 		return appendCategories(cv, a, asCategory)
 	}
-	valid := func(i int) bool { return a.NullN() == 0 || a.IsValid(i) }
-	addF := func(x float64) {
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			cv.nonfin++
-			return
-		}
-		cv.nums = append(cv.nums, x)
-	}
-	switch arr := a.(type) {
-	case *array.Float64:
-		vs := arr.Float64Values()
-		for i, v := range vs {
-			if valid(i) {
-				addF(v)
-			}
-		}
-	case *array.Float32:
-		for i, v := range arr.Float32Values() {
-			if valid(i) {
-				addF(float64(v))
-			}
-		}
-	case *array.Int64:
-		for i, v := range arr.Int64Values() {
-			if valid(i) {
-				cv.nums = append(cv.nums, float64(v))
-			}
-		}
-	case *array.Int32:
-		for i, v := range arr.Int32Values() {
-			if valid(i) {
-				cv.nums = append(cv.nums, float64(v))
-			}
-		}
-	case *array.Int16:
-		for i, v := range arr.Int16Values() {
-			if valid(i) {
-				cv.nums = append(cv.nums, float64(v))
-			}
-		}
-	case *array.Int8:
-		for i, v := range arr.Int8Values() {
-			if valid(i) {
-				cv.nums = append(cv.nums, float64(v))
-			}
-		}
-	case *array.Uint64:
-		for i, v := range arr.Uint64Values() {
-			if valid(i) {
-				cv.nums = append(cv.nums, float64(v))
-			}
-		}
-	case *array.Uint32:
-		for i, v := range arr.Uint32Values() {
-			if valid(i) {
-				cv.nums = append(cv.nums, float64(v))
-			}
-		}
-	case *array.Uint16:
-		for i, v := range arr.Uint16Values() {
-			if valid(i) {
-				cv.nums = append(cv.nums, float64(v))
-			}
-		}
-	case *array.Uint8:
-		for i, v := range arr.Uint8Values() {
-			if valid(i) {
-				cv.nums = append(cv.nums, float64(v))
-			}
-		}
-	default:
+	if !numericType(a.DataType().ID()) {
 		return inputErr("type %s is not numeric", a.DataType())
 	}
+	var bad int64
+	cv.nums, bad = gatherArray(cv.nums, a)
+	cv.nonfin += bad
 	return nil
 }
 
@@ -327,6 +253,8 @@ func appendCategories(cv *columnValues, a arrow.Array, asCategory bool) error {
 			s = arr.Value(i)
 		case *array.LargeString:
 			s = arr.Value(i)
+		case *array.StringView:
+			s = arr.Value(i)
 		case *array.Boolean:
 			s = strconv.FormatBool(arr.Value(i))
 		case *array.Dictionary:
@@ -336,6 +264,8 @@ func appendCategories(cv *columnValues, a arrow.Array, asCategory bool) error {
 			case *array.String:
 				s = d.Value(j)
 			case *array.LargeString:
+				s = d.Value(j)
+			case *array.StringView:
 				s = d.Value(j)
 			default:
 				return inputErr("dictionary of %s is not categorical", dict.DataType())

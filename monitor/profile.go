@@ -548,34 +548,39 @@ func (a *colAcc) add(arr arrow.Array) error {
 }
 
 func (a *colAcc) addNumeric(arr arrow.Array) {
-	bm, off := bitmapOf(arr)
-	buf := a.buf[:0]
-	var bad int64
-	switch c := arr.(type) {
-	case *array.Float64:
-		buf, bad = gather(buf, c.Float64Values(), bm, off)
-	case *array.Float32:
-		buf, bad = gather(buf, c.Float32Values(), bm, off)
-	case *array.Int64:
-		buf, bad = gather(buf, c.Int64Values(), bm, off)
-	case *array.Int32:
-		buf, bad = gather(buf, c.Int32Values(), bm, off)
-	case *array.Int16:
-		buf, bad = gather(buf, c.Int16Values(), bm, off)
-	case *array.Int8:
-		buf, bad = gather(buf, c.Int8Values(), bm, off)
-	case *array.Uint64:
-		buf, bad = gather(buf, c.Uint64Values(), bm, off)
-	case *array.Uint32:
-		buf, bad = gather(buf, c.Uint32Values(), bm, off)
-	case *array.Uint16:
-		buf, bad = gather(buf, c.Uint16Values(), bm, off)
-	case *array.Uint8:
-		buf, bad = gather(buf, c.Uint8Values(), bm, off)
-	}
+	buf, bad := gatherArray(a.buf[:0], arr)
 	a.buf = buf
 	a.nonFinite += bad
 	a.consume(buf)
+}
+
+// gatherArray appends the finite values of a numeric array to buf (see
+// gather); other arrays add nothing.
+func gatherArray(buf []float64, arr arrow.Array) ([]float64, int64) {
+	bm, off := bitmapOf(arr)
+	switch c := arr.(type) {
+	case *array.Float64:
+		return gather(buf, c.Float64Values(), bm, off)
+	case *array.Float32:
+		return gather(buf, c.Float32Values(), bm, off)
+	case *array.Int64:
+		return gather(buf, c.Int64Values(), bm, off)
+	case *array.Int32:
+		return gather(buf, c.Int32Values(), bm, off)
+	case *array.Int16:
+		return gather(buf, c.Int16Values(), bm, off)
+	case *array.Int8:
+		return gather(buf, c.Int8Values(), bm, off)
+	case *array.Uint64:
+		return gather(buf, c.Uint64Values(), bm, off)
+	case *array.Uint32:
+		return gather(buf, c.Uint32Values(), bm, off)
+	case *array.Uint16:
+		return gather(buf, c.Uint16Values(), bm, off)
+	case *array.Uint8:
+		return gather(buf, c.Uint8Values(), bm, off)
+	}
+	return buf, 0
 }
 
 // consume adds finite values to the moments and sketches.
