@@ -752,3 +752,22 @@ func BenchmarkProfile(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(rows*cols), "ns/value")
 }
+
+func TestProfileMergeSelf(t *testing.T) {
+	xs := make([]float64, 5000)
+	for i := range xs {
+		xs[i] = float64(i % 97)
+	}
+	p := profileOf(t, xs)
+	want := profileOf(t, append(slices.Clone(xs), xs...)).Column("x")
+	if err := p.Merge(p); err != nil {
+		t.Fatal(err)
+	}
+	got := p.Column("x")
+	if got.Count != want.Count || got.Min != want.Min || got.Max != want.Max || !closeRel(got.Mean, want.Mean, 1e-12) || !closeRel(got.M2, want.M2, 1e-9) || p.Rows != 10000 {
+		t.Errorf("self-merge: count %d mean %v M2 %v rows %d; want %d, %v, %v", got.Count, got.Mean, got.M2, p.Rows, want.Count, want.Mean, want.M2)
+	}
+	if math.Abs(got.Quantile(0.5)-want.Quantile(0.5)) > 2 {
+		t.Errorf("median %v, want about %v", got.Quantile(0.5), want.Quantile(0.5))
+	}
+}
