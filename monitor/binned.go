@@ -273,8 +273,9 @@ func knots(edges, f []float64, lo, hi float64, tail [2]float64) (xs, ys []float6
 	return xs, ys
 }
 
-// evalLinear returns the piecewise-linear function through (xs, ys) at x:
-// 0 left of xs[0], 1 right of the last knot.
+// evalLinear returns the piecewise-linear function through (xs, ys) at x,
+// right-continuous where knots repeat: 0 left of xs[0], 1 right of the last
+// knot. *j is the scan's position; calls must come with x not decreasing.
 func evalLinear(xs, ys []float64, x float64, j *int) float64 {
 	if x <= xs[0] {
 		if x == xs[0] && len(xs) > 1 && xs[1] == xs[0] {
@@ -331,9 +332,6 @@ func wassersteinBinned(edges, fr, fc []float64, rMin, rMax, cMin, cMax, epsR, ep
 	var jr, jc int
 	prevX := xs[0]
 	prevD := evalLinear(rx, ry, prevX, &jr) - evalLinear(cx, cy, prevX, &jc)
-	// evalLinear at the first point may have advanced past a repeated knot;
-	// start the scan again for monotone evaluation.
-	jr, jc = 0, 0
 	for _, x := range xs[1:] {
 		d := evalLinear(rx, ry, x, &jr) - evalLinear(cx, cy, x, &jc)
 		est += absIntegral(prevD, d, x-prevX)
