@@ -217,3 +217,51 @@ type RandomArgs struct {
 	Seed    uint64
 	Counter uint64
 }
+
+// An OptimizerDevice is a [Device] with fused optimizer updates: one
+// kernel per parameter instead of a dozen elementwise operations. Package
+// train uses them when the parameters' device implements this interface
+// (the CPU and tensor/cuda do) and composes elementwise operations
+// otherwise; see [FusedAdam] and [FusedSGD].
+//
+// The views are contiguous float32 views of one shape on the device; the
+// update is computed in float32 in the order documented on [AdamArgs] and
+// [SGDArgs], each operation rounded, so every device gives the bits of
+// the composed operations.
+type OptimizerDevice interface {
+	Device
+	// AdamUpdate applies one Adam or AdamW step to p, m, v (and vmax with
+	// AMSGrad; vmax.Buf is nil otherwise) from the gradient g.
+	AdamUpdate(p, g, m, v, vmax View, a AdamArgs) error
+	// SGDUpdate applies one SGD step to p (and the momentum buffer buf;
+	// buf.Buf is nil when Momentum is 0) from the gradient g.
+	SGDUpdate(p, g, buf View, a SGDArgs) error
+}
+
+// AdamArgs are the scalars of a fused Adam step. With t = Step (the
+// parameter's 1-based update count), bc1 = 1-β1^t and bc2 = 1-β2^t, in
+// float32 with the constants rounded once:
+//
+//	p = p·(1 - LR·WeightDecay)             (Decoupled, WeightDecay ≠ 0)
+//	g = g + p·WeightDecay                  (not Decoupled, WeightDecay ≠ 0)
+//	m = m·β1 + g·(1-β1)
+//	v = v·β2 + (g·g)·(1-β2)
+//	vmax = max(vmax, v), s = vmax          (AMSGrad; else s = v)
+//	p = p - (m / (sqrt(s)/sqrt(bc2) + Eps))·(LR/bc1)
+type AdamArgs struct {
+	LR, Beta1, Beta2, Eps, WeightDecay float64
+	Decoupled, AMSGrad                 bool
+	Step                               int
+}
+
+// SGDArgs are the scalars of a fused SGD step, in float32 with the
+// constants rounded once:
+//
+//	g = g + p·WeightDecay                   (WeightDecay ≠ 0)
+//	buf = g (First), else buf·Momentum + g·(1-Dampening)   (Momentum ≠ 0)
+//	d = g + buf·Momentum (Nesterov), else buf               (Momentum ≠ 0; else d = g)
+//	p = p - d·LR
+type SGDArgs struct {
+	LR, Momentum, Dampening, WeightDecay float64
+	Nesterov, First                      bool
+}
