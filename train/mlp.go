@@ -266,16 +266,28 @@ func (m *MLP) Loss(out *Var, b *Batch) *Var {
 
 // Predict returns the model's predictions for a batch in evaluation mode:
 // class probabilities [n, classes] for a classifier, values [n] for a
-// regressor. It is safe for concurrent use once training is over.
+// regressor. The model runs on the device of its parameters (the batch is
+// uploaded to it) and the result is in host memory, on the CPU. It is
+// safe for concurrent use once training is over.
 func (m *MLP) Predict(b *Batch) (*tensor.Tensor, error) {
+	b, err := batchTo(b, modelDevice(m))
+	if err != nil {
+		return nil, err
+	}
 	out := m.forwardEval(b)
 	if err := out.Err(); err != nil {
 		return nil, err
 	}
+	var res *tensor.Tensor
 	if m.Config.Task == Classification {
-		return tensor.Softmax(out.Value, 1)
+		res, err = tensor.Softmax(out.Value, 1)
+	} else {
+		res, err = out.Value.Reshape(-1)
 	}
-	return out.Value.Reshape(-1)
+	if err != nil {
+		return nil, err
+	}
+	return res.To(tensor.CPU())
 }
 
 // forwardEval runs Forward without dropout and without recording a graph

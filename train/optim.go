@@ -96,6 +96,11 @@ type optBase struct {
 	ws map[string]*[2]*tensor.Tensor
 	// scal caches scalar tensors per device and value within a Step.
 	scal map[optScalarKey]*tensor.Tensor
+	// fusable optimizers (Adam, SGD) try a fused update first and
+	// allocate scratch space only when they fall back to composed
+	// operations; composed turns the fused updates off, for tests that
+	// compare the two paths.
+	fusable, composed bool
 }
 
 type optScalarKey struct {
@@ -245,12 +250,12 @@ func (b *optBase) step(update func(i int, p *Var, st map[string]*tensor.Tensor, 
 			continue
 		}
 		dev := p.Value.Device()
-		k := &optKernel{b: b, dev: dev}
-		ws0, ws1, err := b.scratch(dev, p.Value.Shape())
-		if err != nil {
-			return fmt.Errorf("train: %s: scratch space for %q: %w", b.kind, p.Name, err)
+		k := &optKernel{b: b, dev: dev, name: p.Name, shape: p.Value.Shape()}
+		if !b.fusable || b.composed {
+			if err := k.needScratch(); err != nil {
+				return err
+			}
 		}
-		k.ws0, k.ws1 = ws0, ws1
 		if b.slots[i] == nil {
 			st := make(map[string]*tensor.Tensor, len(b.names))
 			for _, n := range b.names {
@@ -315,9 +320,25 @@ func (b *optBase) scratch(dev tensor.Device, shape []int) (*tensor.Tensor, *tens
 type optKernel struct {
 	b        *optBase
 	dev      tensor.Device
-	ws0, ws1 *tensor.Tensor
-	fresh    bool // the state was just created (first update)
+	name     string // the parameter's
+	shape    []int
+	ws0, ws1 *tensor.Tensor // scratch, set by needScratch
+	fresh    bool           // the state was just created (first update)
 	err      error
+}
+
+// needScratch sets ws0 and ws1 to scratch tensors of the parameter's
+// shape.
+func (k *optKernel) needScratch() error {
+	if k.ws0 != nil {
+		return nil
+	}
+	ws0, ws1, err := k.b.scratch(k.dev, k.shape)
+	if err != nil {
+		return fmt.Errorf("train: %s: scratch space for %q: %w", k.b.kind, k.name, err)
+	}
+	k.ws0, k.ws1 = ws0, ws1
+	return nil
 }
 
 // s returns v as a rank-0 float32 tensor on the optKernel's device.
@@ -563,13 +584,29 @@ func NewSGD(params []*Var, o SGDOptions) (*SGD, error) {
 	if err != nil {
 		return nil, err
 	}
+	b.fusable = true
 	return &SGD{optBase: b, o: o}, nil
 }
 
-// Step applies one SGD update to every parameter with a gradient.
+// Step applies one SGD update to every parameter with a gradient. On a
+// device with fused updates (tensor.OptimizerDevice: the CPU, CUDA) each
+// parameter is updated in one pass by tensor.FusedSGD, which gives the
+// bits of the elementwise operations used elsewhere.
 func (s *SGD) Step() error {
 	o := s.o
 	return s.step(func(i int, p *Var, st map[string]*tensor.Tensor, k *optKernel) error {
+		if !s.composed {
+			err := tensor.FusedSGD(p.Value, p.Grad, st["momentum_buffer"], tensor.SGDArgs{
+				LR: s.lr, Momentum: o.Momentum, Dampening: o.Dampening, WeightDecay: o.WeightDecay,
+				Nesterov: o.Nesterov, First: k.fresh,
+			})
+			if !errors.Is(err, errors.ErrUnsupported) {
+				return err
+			}
+			if err := k.needScratch(); err != nil {
+				return err
+			}
+		}
 		d := k.decayedGrad(p, o.WeightDecay)
 		if o.Momentum != 0 {
 			buf := st["momentum_buffer"]
@@ -698,15 +735,30 @@ func newAdam(kind string, params []*Var, o AdamOptions, decoupled bool) (*Adam, 
 	if err != nil {
 		return nil, err
 	}
+	b.fusable = true
 	return &Adam{optBase: b, o: o, decoupled: decoupled}, nil
 }
 
 // Step applies one Adam (or AdamW) update to every parameter with a
-// gradient.
+// gradient. On a device with fused updates (tensor.OptimizerDevice: the
+// CPU, CUDA) each parameter is updated in one pass by tensor.FusedAdam,
+// which gives the bits of the elementwise operations used elsewhere.
 func (a *Adam) Step() error {
 	o := a.o
 	return a.step(func(i int, p *Var, st map[string]*tensor.Tensor, k *optKernel) error {
 		lr := a.lr
+		if !a.composed {
+			err := tensor.FusedAdam(p.Value, p.Grad, st["exp_avg"], st["exp_avg_sq"], st["max_exp_avg_sq"], tensor.AdamArgs{
+				LR: lr, Beta1: o.Beta1, Beta2: o.Beta2, Eps: o.Eps, WeightDecay: o.WeightDecay,
+				Decoupled: a.decoupled, AMSGrad: o.AMSGrad, Step: int(a.pstep[i]),
+			})
+			if !errors.Is(err, errors.ErrUnsupported) {
+				return err
+			}
+			if err := k.needScratch(); err != nil {
+				return err
+			}
+		}
 		d := p.Grad
 		if a.decoupled {
 			if o.WeightDecay != 0 {

@@ -126,6 +126,19 @@ type TrainerOptions struct {
 	// Tracker, if not nil, receives the options as parameters at the start
 	// and each epoch's metrics.
 	Tracker Tracker
+	// Device, if not nil, is where training runs (tensor.CPU(), or a GPU
+	// of tensor/cuda). Before the first step Fit moves the model's
+	// parameters to it (each Var stays the same, its Value is replaced by
+	// a copy on the device), its layer state (a Stateful model's tensors,
+	// such as BatchNorm's running statistics) and the optimizer's state.
+	// Weights and optimizer state then stay resident on the device for
+	// the whole run; each batch's X and Y are uploaded per step
+	// (categorical codes and class labels are index slices that the
+	// device's kernels read). The model is left on the device: Evaluate
+	// and MLP.Predict run it there and return results in host memory, and
+	// checkpoints and saved models are written from it. nil means the
+	// device the model's parameters are on: the CPU unless moved.
+	Device tensor.Device
 }
 
 // Progress is reported after each training step.
@@ -237,6 +250,14 @@ func (t *Trainer) Fit(ctx context.Context, m Model, data *Dataset) (*History, er
 			return nil, err
 		}
 	}
+	dev := o.Device
+	if dev != nil {
+		if err := moveModel(m, opt, dev); err != nil {
+			return nil, err
+		}
+	} else {
+		dev = modelDevice(m)
+	}
 	if o.ResumeFrom != "" {
 		var err error
 		if st, err = loadCheckpoint(o.ResumeFrom, m, opt); err != nil {
@@ -244,6 +265,12 @@ func (t *Trainer) Fit(ctx context.Context, m Model, data *Dataset) (*History, er
 		}
 		if o.Plateau != nil && st.Plateau != nil {
 			o.Plateau.SetState(*st.Plateau)
+		}
+		if dev != nil {
+			// The layer state was loaded in host memory.
+			if err := moveModel(m, opt, dev); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if o.Tracker != nil && o.ResumeFrom == "" {
@@ -288,6 +315,9 @@ func (t *Trainer) Fit(ctx context.Context, m Model, data *Dataset) (*History, er
 			}
 			if o.Schedule != nil && o.ScheduleUnit == PerStep {
 				opt.SetLR(o.Schedule.LR(st.Step))
+			}
+			if b, err = batchTo(b, dev); err != nil {
+				return hist, fmt.Errorf("train: epoch %d batch %d: %w", epoch, bi, err)
 			}
 			loss := m.Loss(m.Forward(b), b)
 			if err := loss.Err(); err != nil {
@@ -442,6 +472,88 @@ func (t *Trainer) params(opt Optimizer) map[string]string {
 	return p
 }
 
+// modelDevice returns the device of m's first parameter (nil when it has
+// none).
+func modelDevice(m Model) tensor.Device {
+	for _, p := range m.Params() {
+		if p != nil && p.Value != nil {
+			return p.Value.Device()
+		}
+	}
+	return nil
+}
+
+// moveModel moves m's parameters (keeping each Var) and the tensors of its
+// layer state to dev, and opt's state after them when a parameter moved.
+func moveModel(m Model, opt Optimizer, dev tensor.Device) error {
+	moved := false
+	for _, p := range m.Params() {
+		if p == nil || p.Value == nil || p.Value.Device() == dev {
+			continue
+		}
+		v, err := p.Value.To(dev)
+		if err != nil {
+			return fmt.Errorf("train: moving parameter %q to %s: %w", p.Name, dev.Name(), err)
+		}
+		p.Value, p.Grad = v, nil
+		moved = true
+	}
+	if s, ok := m.(Stateful); ok {
+		ls, err := s.State()
+		if err != nil {
+			return err
+		}
+		change := false
+		for k, t := range ls {
+			if t != nil && t.Device() != dev {
+				if ls[k], err = t.To(dev); err != nil {
+					return fmt.Errorf("train: moving layer state %q to %s: %w", k, dev.Name(), err)
+				}
+				change = true
+			}
+		}
+		if change {
+			if err := s.LoadState(ls); err != nil {
+				return fmt.Errorf("train: moving layer state to %s: %w", dev.Name(), err)
+			}
+		}
+	}
+	if moved && opt != nil {
+		// LoadState puts each slot on its parameter's device.
+		if ost := opt.State(); len(ost.Slots) > 0 {
+			if err := opt.LoadState(ost); err != nil {
+				return fmt.Errorf("train: moving the optimizer state to %s: %w", dev.Name(), err)
+			}
+		}
+	}
+	return nil
+}
+
+// batchTo returns b with X and Y on dev (b itself when they are there
+// already, or dev is nil).
+func batchTo(b *Batch, dev tensor.Device) (*Batch, error) {
+	if b == nil || dev == nil {
+		return b, nil
+	}
+	up := func(t *tensor.Tensor) bool { return t != nil && t.Device() != dev }
+	if !up(b.X) && !up(b.Y) {
+		return b, nil
+	}
+	c := *b
+	var err error
+	if up(b.X) {
+		if c.X, err = b.X.To(dev); err != nil {
+			return nil, fmt.Errorf("train: uploading a batch to %s: %w", dev.Name(), err)
+		}
+	}
+	if up(b.Y) {
+		if c.Y, err = b.Y.To(dev); err != nil {
+			return nil, fmt.Errorf("train: uploading a batch to %s: %w", dev.Name(), err)
+		}
+	}
+	return &c, nil
+}
+
 func setTraining(m Model, training bool) {
 	if t, ok := m.(Trainable); ok {
 		t.SetTraining(training)
@@ -451,12 +563,17 @@ func setTraining(m Model, training bool) {
 // Evaluate computes m's loss and metrics over d in evaluation mode, in
 // batches of batchSize rows (0 means 1024): for a classifier "loss",
 // "accuracy", "log_loss" and, with two classes, "roc_auc"; for a
-// regressor "loss", "rmse", "mae" and "r2". The model is left in
+// regressor "loss", "rmse", "mae" and "r2". The model runs on the device
+// of its parameters, the batches uploaded to it. The model is left in
 // evaluation mode.
 func Evaluate(ctx context.Context, m Model, d *Dataset, batchSize int) (map[string]float64, error) {
 	if batchSize <= 0 {
 		batchSize = 1024
 	}
+	if m == nil || d == nil {
+		return nil, fmt.Errorf("train: Evaluate: nil model or dataset")
+	}
+	dev := modelDevice(m)
 	setTraining(m, false)
 	var lossSum float64
 	var pred []int32
@@ -467,6 +584,9 @@ func Evaluate(ctx context.Context, m Model, d *Dataset, batchSize int) (map[stri
 			return nil, err
 		}
 		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if b, err = batchTo(b, dev); err != nil {
 			return nil, err
 		}
 		out := m.Forward(b)
@@ -653,6 +773,15 @@ func loadCheckpoint(dir string, m Model, opt Optimizer) (trainerState, error) {
 			state[s] = v
 		} else {
 			weights[k] = v
+		}
+	}
+	for _, p := range m.Params() {
+		// The checkpoint is read into host memory; the model may be on
+		// another device.
+		if w, ok := weights[p.Name]; ok && p.Value != nil && w.Device() != p.Value.Device() {
+			if weights[p.Name], err = w.To(p.Value.Device()); err != nil {
+				return st, fmt.Errorf("train: resume %s: %w", dir, err)
+			}
 		}
 	}
 	if err := loadParams(m.Params(), weights); err != nil {
