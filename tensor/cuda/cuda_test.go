@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -128,28 +129,16 @@ func TestMerge(t *testing.T) {
 		{[]int{2, 3, 4}, [][]int{{0, 0, 0}}, []int64{24}, [][]int64{{0}}},
 	} {
 		sh, st, _ := merge(c.shape, c.strides...)
-		if !equal64(sh, c.sh) || len(st) != len(c.st) {
+		if !slices.Equal(sh, c.sh) || len(st) != len(c.st) {
 			t.Errorf("merge(%v, %v) = %v %v, want %v %v", c.shape, c.strides, sh, st, c.sh, c.st)
 			continue
 		}
 		for k := range st {
-			if !equal64(st[k], c.st[k]) {
+			if !slices.Equal(st[k], c.st[k]) {
 				t.Errorf("merge(%v, %v) strides = %v, want %v", c.shape, c.strides, st, c.st)
 			}
 		}
 	}
-}
-
-func equal64(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestBlasOperand(t *testing.T) {
@@ -179,19 +168,7 @@ func TestGroupRows(t *testing.T) {
 	idx := []int32{3, 1, 3, 0, 1, 3}
 	dest, start, rows := groupRows(idx)
 	want := struct{ dest, start, rows []int32 }{[]int32{0, 1, 3}, []int32{0, 1, 3, 6}, []int32{3, 1, 4, 0, 2, 5}}
-	if !equal32(dest, want.dest) || !equal32(start, want.start) || !equal32(rows, want.rows) {
+	if !slices.Equal(dest, want.dest) || !slices.Equal(start, want.start) || !slices.Equal(rows, want.rows) {
 		t.Fatalf("groupRows(%v) = %v %v %v, want %v", idx, dest, start, rows, want)
 	}
-}
-
-func equal32(a, b []int32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -633,23 +633,33 @@ func rest(a, b tensor.View) ([]int64, [][]int64, int64) {
 	return merge(a.Shape[1:], a.Strides[1:], b.Strides[1:])
 }
 
-// Gather sets dst[i, ...] = table[idx[i], ...].
-func (dev *Device) Gather(dst, table tensor.View, idx []int32) error {
-	for _, v := range []tensor.View{dst, table} {
-		if err := dev.checkView("Gather", v); err != nil {
+// checkIndexed checks the views of Gather and ScatterAdd: rows has one
+// row per index, table the rows the indices pick, with rows' trailing
+// shape and type.
+func (dev *Device) checkIndexed(what string, rows, table tensor.View, idx []int32) error {
+	for _, v := range []tensor.View{rows, table} {
+		if err := dev.checkView(what, v); err != nil {
 			return err
 		}
 	}
-	if len(dst.Shape) == 0 || len(table.Shape) != len(dst.Shape) || dst.Shape[0] != len(idx) || !slices.Equal(dst.Shape[1:], table.Shape[1:]) {
-		return fmt.Errorf("%w: Gather of %d rows of %v into %v", tensor.ErrShape, len(idx), table.Shape, dst.Shape)
+	if len(rows.Shape) == 0 || len(table.Shape) != len(rows.Shape) || rows.Shape[0] != len(idx) || !slices.Equal(rows.Shape[1:], table.Shape[1:]) {
+		return fmt.Errorf("%w: %s with %d indices between %v and %v", tensor.ErrShape, what, len(idx), rows.Shape, table.Shape)
 	}
-	if dst.DType != table.DType {
-		return fmt.Errorf("%w: Gather of %v into %v", tensor.ErrDType, table.DType, dst.DType)
+	if rows.DType != table.DType {
+		return fmt.Errorf("%w: %s between %v and %v", tensor.ErrDType, what, rows.DType, table.DType)
 	}
 	for i, x := range idx {
 		if x < 0 || int(x) >= table.Shape[0] {
-			return fmt.Errorf("%w: Gather index %d at %d, table has %d rows", tensor.ErrIndex, x, i, table.Shape[0])
+			return fmt.Errorf("%w: %s index %d at %d, for %d rows", tensor.ErrIndex, what, x, i, table.Shape[0])
 		}
+	}
+	return nil
+}
+
+// Gather sets dst[i, ...] = table[idx[i], ...].
+func (dev *Device) Gather(dst, table tensor.View, idx []int32) error {
+	if err := dev.checkIndexed("Gather", dst, table, idx); err != nil {
+		return err
 	}
 	sh, st, inner := rest(dst, table)
 	if inner == 0 || len(idx) == 0 {
@@ -689,21 +699,8 @@ func keep(b *buffer) { _ = b }
 // and a thread per destination element adds its group in order, so the
 // sums are those of the sequential loop.
 func (dev *Device) ScatterAdd(dst tensor.View, idx []int32, src tensor.View) error {
-	for _, v := range []tensor.View{dst, src} {
-		if err := dev.checkView("ScatterAdd", v); err != nil {
-			return err
-		}
-	}
-	if len(dst.Shape) == 0 || len(src.Shape) != len(dst.Shape) || src.Shape[0] != len(idx) || !slices.Equal(dst.Shape[1:], src.Shape[1:]) {
-		return fmt.Errorf("%w: ScatterAdd of %v rows into %v", tensor.ErrShape, src.Shape, dst.Shape)
-	}
-	if dst.DType != src.DType {
-		return fmt.Errorf("%w: ScatterAdd of %v into %v", tensor.ErrDType, src.DType, dst.DType)
-	}
-	for i, x := range idx {
-		if x < 0 || int(x) >= dst.Shape[0] {
-			return fmt.Errorf("%w: ScatterAdd index %d at %d, destination has %d rows", tensor.ErrIndex, x, i, dst.Shape[0])
-		}
+	if err := dev.checkIndexed("ScatterAdd", src, dst, idx); err != nil {
+		return err
 	}
 	sh, st, inner := rest(dst, src)
 	if inner == 0 || len(idx) == 0 {
