@@ -19,7 +19,8 @@
 //	-log-rows     rows per log file before the next one starts (default 1000000)
 //	-log-age      age at which a log file is closed and the next one starts (default 5m)
 //	-reload       how often the aliases are checked for a move (default 2s; 0 or less: never)
-//	-admin-token  bearer token that POST /admin/alias requires (default $KILN_SERVICE_ADMIN_TOKEN)
+//	-admin-token  bearer token that POST /admin/alias requires (default $KILN_SERVICE_ADMIN_TOKEN;
+//	              empty: the endpoint is off)
 //	-drift-window rows per drift monitor window (default 1000)
 //	-v            log informational lines too (loads, reloads, log files)
 //
@@ -110,7 +111,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	flags.Int64Var(&cfg.LogFileRows, "log-rows", 1_000_000, "rows per prediction log file")
 	flags.DurationVar(&cfg.LogFileAge, "log-age", 5*time.Minute, "age at which a prediction log file is closed")
 	flags.DurationVar(&cfg.Reload, "reload", 2*time.Second, "how often to check the aliases (0 or less: never)")
-	flags.StringVar(&cfg.AdminToken, "admin-token", os.Getenv("KILN_SERVICE_ADMIN_TOKEN"), "bearer token for POST /admin/alias (empty: none)")
+	flags.StringVar(&cfg.AdminToken, "admin-token", os.Getenv("KILN_SERVICE_ADMIN_TOKEN"), "bearer token for POST /admin/alias (empty: the endpoint is off)")
 	flags.Int64Var(&cfg.DriftWindow, "drift-window", 1000, "rows per drift monitor window")
 	verbose := flags.Bool("v", false, "log informational lines too")
 	if err := flags.Parse(args); err != nil {

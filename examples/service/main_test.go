@@ -104,13 +104,22 @@ func flights(t *testing.T, n int) []story.Request {
 }
 
 type client struct {
-	t    *testing.T
-	base string
-	http *http.Client
+	t     *testing.T
+	base  string
+	http  *http.Client
+	token string // sent as a bearer token when set
 }
 
 func (c *client) post(path, contentType string, body []byte) (int, []byte, error) {
-	resp, err := c.http.Post(c.base+path, contentType, bytes.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, c.base+path, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", contentType)
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -152,6 +161,7 @@ func TestService(t *testing.T) {
 		LogFileRows: 500,
 		Reload:      100 * time.Millisecond,
 		DriftWindow: 200,
+		AdminToken:  "test-token",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -164,6 +174,10 @@ func TestService(t *testing.T) {
 	go func() { served <- s.serve(ctx, ln, 10*time.Second) }()
 	c := &client{t: t, base: "http://" + ln.Addr().String(), http: &http.Client{
 		Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}}
+	if status, body, err := c.post("/admin/alias", "application/json", []byte(`{"alias":"champion","version":1}`)); err != nil || status != http.StatusUnauthorized {
+		t.Fatalf("POST /admin/alias without the token = %d %s %v, want 401", status, body, err)
+	}
+	c.token = "test-token"
 	answered := 0 // 200 answers: each has a champion and a shadow row in the log
 
 	reqs := flights(t, 2000)
@@ -568,5 +582,16 @@ func TestPredLogRestart(t *testing.T) {
 	}
 	if rows, files := readLog(t, filepath.Dir(path)); len(rows) != 3 || len(files) != 3 {
 		t.Errorf("%d rows in %d files, want 3 in 3", len(rows), len(files))
+	}
+}
+
+// TestAdminOff checks that the alias endpoint is off without a token.
+func TestAdminOff(t *testing.T) {
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodPost, "/admin/alias", strings.NewReader(`{"alias":"champion","version":2}`))
+	req.Header.Set("Authorization", "Bearer ")
+	(&server{}).handleAlias(rec, req)
+	if rec.Code != http.StatusForbidden || !strings.Contains(rec.Body.String(), "-admin-token") {
+		t.Fatalf("POST /admin/alias with no token configured = %d %s, want 403 naming -admin-token", rec.Code, rec.Body)
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -59,7 +60,8 @@ type config struct {
 	// Reload is how often the aliases are checked (0: 2s; negative: never,
 	// only POST /admin/alias reloads).
 	Reload time.Duration
-	// AdminToken, when set, is the bearer token POST /admin/alias needs.
+	// AdminToken is the bearer token POST /admin/alias needs; empty turns
+	// the endpoint off.
 	AdminToken string
 	// DriftWindow is the drift monitor's tumbling window in rows (0: 1000).
 	DriftWindow int64
@@ -737,7 +739,11 @@ type aliasRequest struct {
 // reloads at once: a request sent after the answer is served by the new
 // version.
 func (s *server) handleAlias(w http.ResponseWriter, r *http.Request) {
-	if s.cfg.AdminToken != "" && r.Header.Get("Authorization") != "Bearer "+s.cfg.AdminToken {
+	if s.cfg.AdminToken == "" {
+		writeJSON(w, http.StatusForbidden, map[string]string{"error": "POST /admin/alias is off: start the service with -admin-token (or $KILN_SERVICE_ADMIN_TOKEN) to turn it on"})
+		return
+	}
+	if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte("Bearer "+s.cfg.AdminToken)) != 1 {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "admin token required"})
 		return
 	}
