@@ -640,11 +640,14 @@ func (dev *Device) launch(name string, grid, block int, args unsafe.Pointer) err
 	}
 	grid = max(1, min(grid, 1<<31-1))
 	dev.sc.params[0] = args
-	err := dev.d.call("cuLaunchKernel("+name+")", dev.d.cuLaunchKernel, f,
+	r, _, _ := purego.SyscallN(dev.d.cuLaunchKernel, f,
 		uintptr(grid), 1, 1, uintptr(block), 1, 1, 0, dev.stream,
 		uintptr(unsafe.Pointer(&dev.sc.params[0])), 0)
 	dev.sc.params[0] = nil
-	return err
+	if r != cuSuccess {
+		return dev.d.err("cuLaunchKernel("+name+")", r)
+	}
+	return nil
 }
 
 // gridFor returns the number of blocks of 256 threads for n elements,
