@@ -127,6 +127,36 @@ func (dev *Device) checkView(what string, v tensor.View) error {
 	return nil
 }
 
+// checkViews checks every view (see checkView).
+func (dev *Device) checkViews(what string, views ...tensor.View) error {
+	for _, v := range views {
+		if err := dev.checkView(what, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkLike checks the views of an operation whose inputs have dst's
+// shape (and, when sameType is set, its element type).
+func (dev *Device) checkLike(what string, sameType bool, dst tensor.View, ins ...tensor.View) error {
+	if err := dev.checkViews(what, dst); err != nil {
+		return err
+	}
+	if err := dev.checkViews(what, ins...); err != nil {
+		return err
+	}
+	for _, in := range ins {
+		if err := sameShape(what, dst.Shape, in.Shape); err != nil {
+			return err
+		}
+		if sameType && in.DType != dst.DType {
+			return fmt.Errorf("%w: %s of %v into %v", tensor.ErrDType, what, in.DType, dst.DType)
+		}
+	}
+	return nil
+}
+
 func sameShape(what string, a, b []int) error {
 	if !slices.Equal(a, b) {
 		return fmt.Errorf("%w: %s: shapes %v and %v differ", tensor.ErrShape, what, a, b)
@@ -136,19 +166,8 @@ func sameShape(what string, a, b []int) error {
 
 // Binary sets dst = a op b.
 func (dev *Device) Binary(op tensor.BinaryOp, dst, a, b tensor.View) error {
-	for _, v := range []tensor.View{dst, a, b} {
-		if err := dev.checkView("Binary", v); err != nil {
-			return err
-		}
-	}
-	if err := sameShape("Binary", dst.Shape, a.Shape); err != nil {
+	if err := dev.checkLike("Binary", true, dst, a, b); err != nil {
 		return err
-	}
-	if err := sameShape("Binary", dst.Shape, b.Shape); err != nil {
-		return err
-	}
-	if a.DType != dst.DType || b.DType != dst.DType {
-		return fmt.Errorf("%w: Binary of %v and %v into %v", tensor.ErrDType, a.DType, b.DType, dst.DType)
 	}
 	if op > tensor.OpGELUGrad {
 		return fmt.Errorf("cuda: Binary: unknown operation %d", op)
@@ -185,16 +204,8 @@ func (dev *Device) binaryLocked(op tensor.BinaryOp, dst, a, b tensor.View) error
 
 // Unary sets dst = op(a).
 func (dev *Device) Unary(op tensor.UnaryOp, dst, a tensor.View, param float64) error {
-	for _, v := range []tensor.View{dst, a} {
-		if err := dev.checkView("Unary", v); err != nil {
-			return err
-		}
-	}
-	if err := sameShape("Unary", dst.Shape, a.Shape); err != nil {
+	if err := dev.checkLike("Unary", true, dst, a); err != nil {
 		return err
-	}
-	if a.DType != dst.DType {
-		return fmt.Errorf("%w: Unary of %v into %v", tensor.ErrDType, a.DType, dst.DType)
 	}
 	if op > tensor.OpSquare {
 		return fmt.Errorf("cuda: Unary: unknown operation %d", op)
@@ -230,12 +241,7 @@ func (dev *Device) unaryLocked(op tensor.UnaryOp, dst, a tensor.View, param floa
 
 // Copy copies src into dst, converting the element type when they differ.
 func (dev *Device) Copy(dst, src tensor.View) error {
-	for _, v := range []tensor.View{dst, src} {
-		if err := dev.checkView("Copy", v); err != nil {
-			return err
-		}
-	}
-	if err := sameShape("Copy", dst.Shape, src.Shape); err != nil {
+	if err := dev.checkLike("Copy", false, dst, src); err != nil {
 		return err
 	}
 	if err := dev.enter(); err != nil {
@@ -346,10 +352,10 @@ func isDense(v tensor.View) bool {
 // Cᵀ = Bᵀ·Aᵀ, so no operand is copied unless its strides fit neither
 // orientation).
 func (dev *Device) Gemm(c, a, b tensor.View, args tensor.GemmArgs) error {
+	if err := dev.checkViews("Gemm", c, a, b); err != nil {
+		return err
+	}
 	for _, v := range []tensor.View{c, a, b} {
-		if err := dev.checkView("Gemm", v); err != nil {
-			return err
-		}
 		if len(v.Shape) != 3 {
 			return fmt.Errorf("%w: Gemm wants rank-3 views, got %v", tensor.ErrShape, v.Shape)
 		}
@@ -498,10 +504,8 @@ func (dev *Device) gemmLocked(c, a, b tensor.View, args tensor.GemmArgs) error {
 
 // Reduce reduces src along the axes where dst has size 1 and src does not.
 func (dev *Device) Reduce(op tensor.ReduceOp, dst, src tensor.View, param float64) error {
-	for _, v := range []tensor.View{dst, src} {
-		if err := dev.checkView("Reduce", v); err != nil {
-			return err
-		}
+	if err := dev.checkViews("Reduce", dst, src); err != nil {
+		return err
 	}
 	if len(dst.Shape) != len(src.Shape) {
 		return fmt.Errorf("%w: Reduce of %v into %v", tensor.ErrShape, src.Shape, dst.Shape)
@@ -565,16 +569,8 @@ func (dev *Device) Reduce(op tensor.ReduceOp, dst, src tensor.View, param float6
 
 // Softmax sets dst to the (log-)softmax of src along axis.
 func (dev *Device) Softmax(dst, src tensor.View, axis int, log bool) error {
-	for _, v := range []tensor.View{dst, src} {
-		if err := dev.checkView("Softmax", v); err != nil {
-			return err
-		}
-	}
-	if err := sameShape("Softmax", dst.Shape, src.Shape); err != nil {
+	if err := dev.checkLike("Softmax", true, dst, src); err != nil {
 		return err
-	}
-	if dst.DType != src.DType {
-		return fmt.Errorf("%w: Softmax of %v into %v", tensor.ErrDType, src.DType, dst.DType)
 	}
 	if axis < 0 || axis >= len(src.Shape) {
 		return fmt.Errorf("%w: Softmax axis %d of %v", tensor.ErrShape, axis, src.Shape)
@@ -637,10 +633,8 @@ func rest(a, b tensor.View) ([]int64, [][]int64, int64) {
 // row per index, table the rows the indices pick, with rows' trailing
 // shape and type.
 func (dev *Device) checkIndexed(what string, rows, table tensor.View, idx []int32) error {
-	for _, v := range []tensor.View{rows, table} {
-		if err := dev.checkView(what, v); err != nil {
-			return err
-		}
+	if err := dev.checkViews(what, rows, table); err != nil {
+		return err
 	}
 	if len(rows.Shape) == 0 || len(table.Shape) != len(rows.Shape) || rows.Shape[0] != len(idx) || !slices.Equal(rows.Shape[1:], table.Shape[1:]) {
 		return fmt.Errorf("%w: %s with %d indices between %v and %v", tensor.ErrShape, what, len(idx), rows.Shape, table.Shape)
